@@ -1,0 +1,196 @@
+// The event log: a directory of segment files with one writer thread, group commit, and an
+// in-memory index. Knows nothing of orders or HTTP.
+//
+// Threads: Append, AppendAsync, Sync and every read may be called from any thread concurrently.
+// Appends are executed in submission order by the log's single writer thread, which checks the
+// expected version, assigns the position and stream version, writes a batch with one write() and,
+// in kSync mode, one fdatasync() for the whole batch; no lock is held while it writes or syncs.
+// Completions run on the writer thread, in position order: they must be quick and must not call
+// the blocking Append or Sync.
+//
+// Visibility: reads see exactly the events whose appends have been acknowledged (committed):
+// durable in kSync mode, written to the OS in kInterval and kNone mode. Position and stream
+// version of committed events never change.
+//
+// Failure: a failed write or sync makes the log read-only for good (health() says why); every
+// later append fails with kReadOnly. Reads keep working.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/env.h"
+#include "engine/format.h"
+#include "engine/record.h"
+#include "engine/segment_index.h"
+#include "engine/status.h"
+#include "engine/stream_table.h"
+#include "engine/types.h"
+
+namespace orderlog {
+
+enum class Durability : unsigned char {
+  kSync,      // acknowledged once fdatasync()ed (group commit); survives power loss
+  kInterval,  // acknowledged once written; fdatasync() every sync_interval
+  kNone,      // acknowledged once written; synced only when a segment is sealed and at Close
+};
+const char* DurabilityName(Durability d);
+bool ParseDurability(std::string_view s, Durability* out);
+
+struct LogOptions {
+  Durability durability = Durability::kSync;
+  std::chrono::milliseconds sync_interval{10};
+  uint64_t segment_size = format::kDefaultSegmentSize;
+  // Inspect only: take no lock, never write, report damage in open_problems() instead of failing.
+  bool read_only = false;
+  Env* env = nullptr;  // nullptr: Env::Default()
+};
+
+struct AppendRequest {
+  std::string stream;  // 1..format::kMaxStreamIdSize bytes
+  ExpectedVersion expected;
+  uint16_t type = 0;
+  std::string payload;  // at most format::kMaxPayloadSize bytes
+};
+
+using AppendCallback = std::function<void(const Result<AppendResult>&)>;
+
+struct SegmentInfo {
+  std::string path;
+  Position base;
+  Position last;  // base - 1 when empty
+  uint64_t records = 0;
+  uint64_t bytes = 0;  // file size, header and footer included
+  bool sealed = false;
+};
+
+struct LogStats {
+  Position committed;
+  uint64_t streams = 0;
+  uint64_t segments = 0;
+  uint64_t index_memory_bytes = 0;  // offsets, stream links and the stream table
+  uint64_t appended_events = 0;     // since open
+  uint64_t appended_bytes = 0;      // since open
+  uint64_t fsyncs = 0;              // since open
+};
+
+class Log {
+ public:
+  // Opens (creating if needed) the log in dir and recovers it: sealed segments are loaded from
+  // their .idx files, the active segment is scanned and a torn tail is truncated. Corruption
+  // anywhere else fails the open with a kCorruption naming the file and byte offset.
+  static Result<std::unique_ptr<Log>> Open(const std::string& dir, const LogOptions& options);
+  ~Log();  // Close()
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Queues an append; `done` is called once it is acknowledged (see Durability) or failed.
+  void AppendAsync(AppendRequest request, AppendCallback done);
+  // Blocking append.
+  Result<AppendResult> Append(AppendRequest request);
+  // Returns once everything appended before the call is durable, whatever the durability mode.
+  Status Sync();
+  // Finishes queued appends, syncs and stops the writer; later appends fail with kClosed.
+  // Idempotent. Reads keep working.
+  Status Close();
+
+  // --- reads (any thread) ---
+  Position committed_position() const {
+    return Position(committed_.load(std::memory_order_acquire));
+  }
+  Result<Event> Read(Position position) const;
+  // Up to max events with positions > after, in position order.
+  Status ReadRange(Position after, size_t max, std::vector<Event>* out) const;
+  StreamVersion CurrentVersion(std::string_view stream) const;
+  // Events of a stream with versions >= from, at most max, in version order.
+  Status ReadStream(std::string_view stream, StreamVersion from, size_t max,
+                    std::vector<Event>* out) const;
+  // Reads every committed record with position > after, sequentially and verified, calling fn
+  // for each; fn returns false to stop early. The view is valid only during the call.
+  Status Scan(Position after, const std::function<bool(const RecordView&)>& fn) const;
+
+  Status health() const;
+  LogStats Stats() const;
+  std::vector<SegmentInfo> Segments() const;
+  // Read-only opens only: damage found while opening (reads stop before it).
+  const std::vector<Status>& open_problems() const { return open_problems_; }
+  const std::string& dir() const { return dir_; }
+  const LogOptions& options() const { return options_; }
+
+ private:
+  struct Segment;
+  struct Pending;
+  struct PendingEntry;
+  class Recovery;
+
+  Log(std::string dir, const LogOptions& options);
+
+  // Writer thread.
+  void WriterLoop();
+  void ProcessBatch(std::vector<Pending>& batch);
+  bool FlushPending();
+  bool SyncActive();
+  void Commit();
+  bool Roll();
+  Status SealActive();
+  Status CreateSegment(Position base);
+  Status LoadSegment(Position base, bool is_last, Position expected_base);
+  Status LoadActive(std::unique_ptr<Segment> seg, uint64_t size);
+  Status RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEntry>* entries);
+  void Fail(const Status& why);
+
+  // Index lookups; callers hold index_mu_ (shared is enough).
+  const Segment* FindSegment(Position p) const;
+  bool Locate(Position p, std::shared_ptr<File>* file, uint64_t* offset, uint64_t* end) const;
+  uint64_t PrevOf(Position p) const;
+  Status ReadAt(const File& file, uint64_t offset, uint64_t end, Position expect, Event* out) const;
+
+  const std::string dir_;
+  LogOptions options_;
+  Env* env_;
+  std::unique_ptr<DirLock> lock_;
+  std::vector<Status> open_problems_;
+
+  // The index: guarded by index_mu_; mutated only by the writer thread (and Open).
+  mutable std::shared_mutex index_mu_;
+  std::vector<std::unique_ptr<Segment>> segments_;  // GUARDED_BY(index_mu_), by base position
+  StreamTable streams_;                             // GUARDED_BY(index_mu_)
+
+  // Invariant (checked in debug builds): durable <= written <= assigned, committed <= written.
+  std::atomic<uint64_t> committed_{0};
+  uint64_t durable_ = 0;   // writer thread: last position fdatasync()ed
+  uint64_t written_ = 0;   // writer thread: last position written to the OS
+  uint64_t assigned_ = 0;  // writer thread: last position handed out
+  int64_t last_timestamp_ms_ = 0;
+
+  // Writer-thread state of the active segment.
+  struct ActiveState;
+  std::unique_ptr<ActiveState> active_;
+
+  // Submission queue.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Pending> queue_;  // GUARDED_BY(queue_mu_)
+  bool stopping_ = false;       // GUARDED_BY(queue_mu_)
+  bool closed_ = false;         // GUARDED_BY(queue_mu_)
+
+  mutable std::mutex fail_mu_;
+  Status failure_;  // GUARDED_BY(fail_mu_); sticky
+  std::atomic<bool> failed_{false};
+
+  std::atomic<uint64_t> appended_events_{0};
+  std::atomic<uint64_t> appended_bytes_{0};
+  std::atomic<uint64_t> fsyncs_{0};
+
+  std::thread writer_;
+};
+
+}  // namespace orderlog

@@ -1,0 +1,319 @@
+// Opening a log: the lock, loading sealed segments from their index files, and recovering the
+// active segment (the only one that is scanned).
+#include <algorithm>
+
+#include "engine/log.h"
+#include "engine/log_internal.h"
+#include "engine/segment.h"
+
+namespace orderlog {
+
+namespace f = format;
+
+namespace {
+
+Status CorruptAt(const std::string& file, uint64_t offset, const std::string& why) {
+  return Status::Corruption(file + " offset " + std::to_string(offset) + ": " + why);
+}
+
+// Offset of the first valid record in [from, end) whose position is after `after`, if any.
+// Used to tell a torn tail (nothing valid follows the damage) from corruption.
+Result<std::optional<uint64_t>> FindValidRecordAfter(const File& file, uint64_t from, uint64_t end,
+                                                     Position after) {
+  if (from >= end) return std::optional<uint64_t>();
+  std::string buf(end - from, '\0');
+  size_t got = 0;
+  ORDERLOG_RETURN_IF_ERROR(file.ReadAt(from, buf.size(), buf.data(), &got));
+  for (size_t i = 0; i + f::kRecordHeaderSize <= got; ++i) {
+    RecordView rec;
+    if (DecodeRecord(buf.data() + i, got - i, &rec).outcome == DecodeOutcome::kOk &&
+        rec.position > after) {
+      return std::optional<uint64_t>(from + i);
+    }
+  }
+  return std::optional<uint64_t>();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions& options) {
+  if (options.segment_size < 4096 || options.segment_size > f::kMaxSegmentSize) {
+    return Status::InvalidArgument("segment size must be between 4 KiB and 2 GiB");
+  }
+  std::unique_ptr<Log> log(new Log(dir, options));
+  Env* env = log->env_;
+  if (options.read_only) {
+    if (!env->Exists(dir)) return Status::NotFound("data directory " + dir + " does not exist");
+  } else {
+    ORDERLOG_RETURN_IF_ERROR(env->CreateDirs(dir));
+    auto lock = env->Lock(JoinPath(dir, f::kLockFileName));
+    if (!lock.ok()) return lock.status();
+    log->lock_ = std::move(lock).value();
+  }
+
+  auto names = env->ListDir(dir);
+  if (!names.ok()) return names.status();
+  std::vector<Position> bases;
+  for (const auto& name : *names) {
+    if (auto base = ParseSegmentFileName(name)) bases.push_back(*base);
+  }
+  std::sort(bases.begin(), bases.end());
+
+  Position expected(1);
+  for (size_t i = 0; i < bases.size(); ++i) {
+    Status s = log->LoadSegment(bases[i], i + 1 == bases.size(), expected);
+    if (!s.ok()) {
+      if (!options.read_only) return s;
+      log->open_problems_.push_back(s);  // serve what precedes the damage
+      break;
+    }
+    if (!log->segments_.empty()) expected = log->segments_.back()->last().next();
+  }
+  const uint64_t last = expected.value - 1;
+  log->assigned_ = log->written_ = log->durable_ = last;
+  log->committed_.store(last, std::memory_order_release);
+  if (last > 0) {
+    // Timestamps never go backwards: continue from the newest record's.
+    auto newest = log->Read(Position(last));
+    if (newest.ok()) {
+      log->last_timestamp_ms_ = std::max(log->last_timestamp_ms_, newest->timestamp_ms);
+    } else if (!options.read_only) {
+      return newest.status();
+    }
+  }
+  if (options.read_only) return log;
+
+  if (log->segments_.empty() || log->segments_.back()->sealed) {
+    ORDERLOG_RETURN_IF_ERROR(log->CreateSegment(expected));
+  }
+  log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  return log;
+}
+
+Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
+  const std::string path = JoinPath(dir_, SegmentFileName(base));
+  auto opened = env_->Open(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite);
+  if (!opened.ok()) return opened.status();
+  std::shared_ptr<File> file = std::move(opened).value();
+  auto size_or = file->Size();
+  if (!size_or.ok()) return size_or.status();
+  const uint64_t size = *size_or;
+
+  std::string header(f::kSegmentHeaderSize, '\0');
+  size_t got = 0;
+  ORDERLOG_RETURN_IF_ERROR(file->ReadAt(0, header.size(), header.data(), &got));
+  header.resize(got);
+  auto header_base = DecodeSegmentHeader(header, path);
+  if (!header_base.ok()) {
+    // A crash while a new segment was being created leaves a short file with no records.
+    if (is_last && size <= f::kSegmentHeaderSize && base == expected_base) {
+      if (!options_.read_only) ORDERLOG_RETURN_IF_ERROR(env_->Remove(path));
+      return Status::Ok();
+    }
+    return header_base.status();
+  }
+  if (*header_base != base) {
+    return CorruptAt(path, 16, "header says base position " + std::to_string(header_base->value));
+  }
+  if (base != expected_base) {
+    return CorruptAt(path, 16,
+                     "segment starts at position " + std::to_string(base.value) +
+                         " but the log before it ends at " +
+                         std::to_string(expected_base.value - 1));
+  }
+
+  auto seg = std::make_unique<Segment>();
+  seg->base = base;
+  seg->path = path;
+  seg->file = file;
+  seg->file_size = size;
+
+  std::optional<SegmentFooter> footer;
+  if (size >= f::kSegmentHeaderSize + f::kFooterSize) {
+    std::string tail(f::kFooterSize, '\0');
+    ORDERLOG_RETURN_IF_ERROR(file->ReadAt(size - f::kFooterSize, tail.size(), tail.data(), &got));
+    footer = DecodeSegmentFooter(std::string_view(tail.data(), got));
+    if (footer && footer->last_position.value + 1 != base.value + footer->record_count) {
+      return CorruptAt(path, size - f::kFooterSize, "footer count and last position disagree");
+    }
+  }
+  if (!footer) {
+    if (!is_last) {
+      return CorruptAt(path, size >= f::kFooterSize ? size - f::kFooterSize : 0,
+                       "segment is not sealed (no valid footer) but newer segments follow");
+    }
+    return LoadActive(std::move(seg), size);
+  }
+
+  // Sealed: load the .idx file, or rebuild it from the records if it is missing or bad.
+  seg->sealed = true;
+  seg->end = size - f::kFooterSize;
+  const std::string idx_path = JoinPath(dir_, IndexFileName(base));
+  std::vector<SegmentStreamEntry> entries;
+  Status idx_status;
+  std::string idx_bytes;
+  if (auto bytes = ReadWholeFile(env_, idx_path); bytes.ok()) {
+    idx_bytes = std::move(bytes).value();
+    idx_status = DecodeSegmentIndex(idx_bytes, idx_path, base, footer->record_count, &seg->offsets,
+                                    &seg->prevs, &entries);
+    if (idx_status.ok()) {
+      const auto& o = seg->offsets;
+      bool sane = o.empty() || (o.front() == f::kSegmentHeaderSize && o.back() < seg->end);
+      for (size_t i = 1; sane && i < o.size(); ++i) sane = o[i] > o[i - 1];
+      if (!sane) idx_status = CorruptAt(idx_path, f::kIndexHeaderSize, "offsets out of order");
+    }
+  } else {
+    idx_status = bytes.status();
+  }
+  const bool rebuild = !idx_status.ok();
+  if (rebuild) {
+    seg->offsets.clear();
+    seg->prevs.clear();
+    entries.clear();
+    Status damage = RebuildIndex(seg.get(), seg->end, &entries);
+    if (damage.ok() && seg->count() != footer->record_count) {
+      damage = CorruptAt(path, size - f::kFooterSize,
+                         "footer says " + std::to_string(footer->record_count) +
+                             " records, the segment holds " + std::to_string(seg->count()));
+    }
+    if (!damage.ok()) {
+      if (options_.read_only) {  // keep the records before the damage readable
+        std::unique_lock lk(index_mu_);
+        segments_.push_back(std::move(seg));
+      }
+      return damage;
+    }
+    if (!options_.read_only) {
+      ORDERLOG_RETURN_IF_ERROR(
+          WriteFileAtomically(env_, dir_, IndexFileName(base),
+                              EncodeSegmentIndex(base, seg->offsets, seg->prevs, entries)));
+    }
+  }
+  if (!rebuild) {  // loaded from the file: apply its per-stream summary
+    for (const auto& e : entries) {
+      StreamState* st = streams_.FindOrInsert(e.id);
+      st->last = e.last;
+      st->version = StreamVersion(st->version.value + e.count);
+    }
+  }
+  std::unique_lock lk(index_mu_);
+  segments_.push_back(std::move(seg));
+  return Status::Ok();
+}
+
+// Scans a sealed segment's records (verifying each) to rebuild its index; updates the stream
+// table as it goes. The ids in *entries point into the stream table. On damage, what precedes it
+// stays loaded and the error names the file and offset.
+Status Log::RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEntry>* entries) {
+  SegmentReader reader(seg->file.get(), f::kSegmentHeaderSize, end);
+  std::unordered_map<std::string_view, ActiveState::SegStream> per_stream;
+  RecordView rec;
+  Position next = seg->base;
+  for (;;) {
+    const auto r = reader.Read(&rec);
+    if (r == SegmentReader::Next::kEnd) break;
+    if (r != SegmentReader::Next::kRecord) {
+      seg->end = reader.offset();
+      if (!reader.io_status().ok()) return reader.io_status();
+      return CorruptAt(seg->path, reader.offset(), reader.why());
+    }
+    if (rec.position != next) {
+      seg->end = reader.offset();
+      return CorruptAt(seg->path, reader.offset(),
+                       "expected position " + std::to_string(next.value) + ", found " +
+                           std::to_string(rec.position.value));
+    }
+    std::string_view key;
+    StreamState* st = streams_.FindOrInsert(rec.stream, &key);
+    if (rec.version != st->version.next()) {
+      seg->end = reader.offset();
+      return CorruptAt(seg->path, reader.offset(),
+                       "stream version " + std::to_string(rec.version.value) + " does not follow " +
+                           std::to_string(st->version.value));
+    }
+    seg->offsets.push_back(static_cast<uint32_t>(reader.offset()));
+    seg->prevs.push_back(st->last.value);
+    *st = StreamState{rec.position, rec.version};
+    auto& ss = per_stream[key];
+    ss.last = rec.position;
+    ++ss.count;
+    next = next.next();
+    last_timestamp_ms_ = std::max(last_timestamp_ms_, rec.timestamp_ms);
+  }
+  for (const auto& [id, ss] : per_stream) entries->push_back({id, ss.last, ss.count});
+  std::sort(entries->begin(), entries->end(),
+            [](const auto& x, const auto& y) { return x.last < y.last; });
+  return Status::Ok();
+}
+
+// The active segment: scan every record; cut a torn tail; refuse damage followed by valid data.
+Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
+  auto active = std::make_unique<ActiveState>();
+  SegmentReader reader(seg->file.get(), f::kSegmentHeaderSize, size);
+  RecordView rec;
+  Position next = seg->base;
+  uint64_t good_end = f::kSegmentHeaderSize;
+  for (;;) {
+    const auto r = reader.Read(&rec);
+    if (r == SegmentReader::Next::kEnd) break;
+    if (r != SegmentReader::Next::kRecord) {
+      if (!reader.io_status().ok()) return reader.io_status();
+      auto later = FindValidRecordAfter(*seg->file, reader.offset() + 1, size, next.prev());
+      if (!later.ok()) return later.status();
+      if (*later) {
+        Status bad =
+            CorruptAt(seg->path, reader.offset(),
+                      std::string(reader.why()) + ", yet a valid record follows at offset " +
+                          std::to_string(**later));
+        if (!options_.read_only) return bad;
+        open_problems_.push_back(bad);
+      }
+      break;  // a torn tail: cut below
+    }
+    if (rec.position != next) {
+      return CorruptAt(seg->path, reader.offset(),
+                       "expected position " + std::to_string(next.value) + ", found " +
+                           std::to_string(rec.position.value));
+    }
+    std::string_view key;
+    StreamState* st = streams_.FindOrInsert(rec.stream, &key);
+    if (rec.version != st->version.next()) {
+      return CorruptAt(seg->path, reader.offset(),
+                       "stream version " + std::to_string(rec.version.value) + " does not follow " +
+                           std::to_string(st->version.value));
+    }
+    seg->offsets.push_back(static_cast<uint32_t>(reader.offset()));
+    seg->prevs.push_back(st->last.value);
+    *st = StreamState{rec.position, rec.version};
+    auto& ss = active->seg_streams[key];
+    ss.last = rec.position;
+    ++ss.count;
+    next = next.next();
+    good_end = reader.next_offset();
+    last_timestamp_ms_ = std::max(last_timestamp_ms_, rec.timestamp_ms);
+  }
+  if (good_end < size && !options_.read_only) {
+    ORDERLOG_RETURN_IF_ERROR(seg->file->Truncate(good_end));
+    ORDERLOG_RETURN_IF_ERROR(seg->file->Sync());
+  }
+  seg->end = good_end;
+  seg->file_size = options_.read_only ? size : good_end;
+
+  // The running checksum of the segment, for its footer when it is sealed.
+  std::string buf;
+  for (uint64_t off = 0; off < good_end;) {
+    buf.resize(static_cast<size_t>(std::min<uint64_t>(good_end - off, 1 << 20)));
+    size_t got = 0;
+    ORDERLOG_RETURN_IF_ERROR(seg->file->ReadAt(off, buf.size(), buf.data(), &got));
+    if (got != buf.size()) return CorruptAt(seg->path, off + got, "segment shrank while opening");
+    XXH3_64bits_update(active->hash.get(), buf.data(), got);
+    off += got;
+  }
+  active->size = good_end;
+  active_ = std::move(active);
+  std::unique_lock lk(index_mu_);
+  segments_.push_back(std::move(seg));
+  return Status::Ok();
+}
+
+}  // namespace orderlog

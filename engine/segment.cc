@@ -1,0 +1,152 @@
+#include "engine/segment.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "engine/coding.h"
+#include "engine/format.h"
+
+namespace orderlog {
+
+using coding::Get;
+using coding::Put;
+namespace f = format;
+
+namespace {
+std::string NumberedName(Position base, const char* suffix) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%0*llu%s", f::kSegmentNameDigits,
+                static_cast<unsigned long long>(base.value), suffix);
+  return buf;
+}
+constexpr size_t kReadChunk = 1 << 20;
+}  // namespace
+
+std::string SegmentFileName(Position base) {
+  return NumberedName(base, f::kSegmentSuffix);
+}
+std::string IndexFileName(Position base) {
+  return NumberedName(base, f::kIndexSuffix);
+}
+
+std::optional<Position> ParseSegmentFileName(std::string_view name) {
+  const std::string_view suffix = f::kSegmentSuffix;
+  if (name.size() != f::kSegmentNameDigits + suffix.size()) return std::nullopt;
+  if (name.substr(f::kSegmentNameDigits) != suffix) return std::nullopt;
+  uint64_t v = 0;
+  for (size_t i = 0; i < f::kSegmentNameDigits; ++i) {
+    const char c = name[i];
+    if (c < '0' || c > '9') return std::nullopt;
+    if (v > (UINT64_MAX - 9) / 10) return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v == 0) return std::nullopt;
+  return Position(v);
+}
+
+std::string EncodeSegmentHeader(Position base) {
+  std::string out(f::kSegmentHeaderSize, '\0');
+  std::memcpy(out.data(), f::kSegmentMagic, 8);
+  Put<uint32_t>(out.data() + 8, f::kFormatVersion);
+  Put<uint32_t>(out.data() + 12, 0);
+  Put<uint64_t>(out.data() + 16, base.value);
+  Put<uint64_t>(out.data() + 24, XXH3_64bits(out.data(), f::kSegmentHeaderChecksummed));
+  return out;
+}
+
+Result<Position> DecodeSegmentHeader(std::string_view bytes, const std::string& file) {
+  if (bytes.size() < f::kSegmentHeaderSize) {
+    return Status::Corruption(file + " offset 0: segment header is truncated");
+  }
+  if (std::memcmp(bytes.data(), f::kSegmentMagic, 8) != 0) {
+    return Status::Corruption(file + " offset 0: not a segment file (bad magic)");
+  }
+  if (Get<uint64_t>(bytes.data() + 24) != XXH3_64bits(bytes.data(), f::kSegmentHeaderChecksummed)) {
+    return Status::Corruption(file + " offset 0: segment header checksum mismatch");
+  }
+  const uint32_t version = Get<uint32_t>(bytes.data() + 8);
+  if (version != f::kFormatVersion) {
+    return Status::Corruption(file + " offset 8: unsupported segment format version " +
+                              std::to_string(version) + " (this build reads version " +
+                              std::to_string(f::kFormatVersion) + ")");
+  }
+  return Position(Get<uint64_t>(bytes.data() + 16));
+}
+
+std::string EncodeSegmentFooter(const SegmentFooter& footer) {
+  std::string out(f::kFooterSize, '\0');
+  std::memcpy(out.data(), f::kFooterMagic, 8);
+  Put<uint64_t>(out.data() + 8, footer.record_count);
+  Put<uint64_t>(out.data() + 16, footer.last_position.value);
+  Put<uint64_t>(out.data() + 24, footer.segment_checksum);
+  Put<uint64_t>(out.data() + 32, XXH3_64bits(out.data(), f::kFooterChecksummed));
+  return out;
+}
+
+std::optional<SegmentFooter> DecodeSegmentFooter(std::string_view bytes) {
+  if (bytes.size() != f::kFooterSize) return std::nullopt;
+  if (std::memcmp(bytes.data(), f::kFooterMagic, 8) != 0) return std::nullopt;
+  if (Get<uint64_t>(bytes.data() + 32) != XXH3_64bits(bytes.data(), f::kFooterChecksummed)) {
+    return std::nullopt;
+  }
+  SegmentFooter footer;
+  footer.record_count = Get<uint64_t>(bytes.data() + 8);
+  footer.last_position = Position(Get<uint64_t>(bytes.data() + 16));
+  footer.segment_checksum = Get<uint64_t>(bytes.data() + 24);
+  return footer;
+}
+
+SegmentReader::SegmentReader(const File* file, uint64_t start, uint64_t end)
+    : file_(file), end_(end), offset_(start), next_(start), buf_start_(start) {}
+
+// Makes at least `need` bytes from next_ available in buf_ (fewer only at end_).
+bool SegmentReader::Fill(size_t need) {
+  const size_t have_from = static_cast<size_t>(next_ - buf_start_);
+  if (buf_len_ >= have_from + need) return true;
+  // Move the unread tail to the front, then read as much as fits.
+  const size_t keep = buf_len_ - have_from;
+  const size_t want = std::max(need, kReadChunk);
+  if (buf_.size() < want) buf_.resize(want);
+  std::memmove(buf_.data(), buf_.data() + have_from, keep);
+  buf_start_ = next_;
+  buf_len_ = keep;
+  const uint64_t file_pos = buf_start_ + buf_len_;
+  const size_t to_read =
+      static_cast<size_t>(std::min<uint64_t>(buf_.size() - buf_len_, end_ - file_pos));
+  size_t got = 0;
+  io_ = file_->ReadAt(file_pos, to_read, buf_.data() + buf_len_, &got);
+  if (!io_.ok()) return false;
+  buf_len_ += got;
+  return true;
+}
+
+SegmentReader::Next SegmentReader::Read(RecordView* rec) {
+  offset_ = next_;
+  if (next_ >= end_) return Next::kEnd;
+  if (!Fill(f::kRecordHeaderSize)) return Next::kBad;
+  size_t avail = buf_len_ - static_cast<size_t>(next_ - buf_start_);
+  DecodeResult r = DecodeRecord(buf_.data() + (next_ - buf_start_), avail, rec);
+  if (r.outcome == DecodeOutcome::kTruncated && avail >= f::kRecordHeaderSize) {
+    // The header is here; read the whole record (it may be bigger than a chunk).
+    const uint32_t length = Get<uint32_t>(buf_.data() + (next_ - buf_start_) + f::kRecLength);
+    if (!Fill(length)) return Next::kBad;
+    avail = buf_len_ - static_cast<size_t>(next_ - buf_start_);
+    r = DecodeRecord(buf_.data() + (next_ - buf_start_), avail, rec);
+  }
+  why_ = r.why;
+  switch (r.outcome) {
+    case DecodeOutcome::kOk:
+      next_ += rec->length;
+      return Next::kRecord;
+    case DecodeOutcome::kTruncated:
+      return Next::kTruncated;
+    case DecodeOutcome::kBad:
+      return Next::kBad;
+  }
+  return Next::kBad;
+}
+
+}  // namespace orderlog

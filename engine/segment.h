@@ -1,0 +1,69 @@
+// One segment file: its name, header, footer, and a sequential reader over its records.
+// Layout in engine/format.h.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/env.h"
+#include "engine/record.h"
+#include "engine/types.h"
+
+namespace orderlog {
+
+std::string SegmentFileName(Position base);  // "00000000000000000001.seg"
+std::string IndexFileName(Position base);    // "00000000000000000001.idx"
+// Parses a segment file name; nullopt for anything else.
+std::optional<Position> ParseSegmentFileName(std::string_view name);
+
+std::string EncodeSegmentHeader(Position base);
+// Verifies magic, version and checksum. `file` names the file in the error.
+Result<Position> DecodeSegmentHeader(std::string_view bytes, const std::string& file);
+
+struct SegmentFooter {
+  uint64_t record_count = 0;
+  Position last_position;
+  uint64_t segment_checksum = 0;  // XXH3-64 of every byte before the footer
+};
+std::string EncodeSegmentFooter(const SegmentFooter& footer);
+// nullopt unless bytes is a footer with the right magic and checksum.
+std::optional<SegmentFooter> DecodeSegmentFooter(std::string_view bytes);
+
+// Reads the records of one segment file in order, in large chunks, verifying each checksum.
+// Thread-compatible; the file may be appended to concurrently (only bytes below `end` are read).
+class SegmentReader {
+ public:
+  enum class Next : unsigned char {
+    kRecord,     // *rec is valid until the next call
+    kEnd,        // reached `end` exactly at a record boundary
+    kTruncated,  // the bytes up to `end` stop inside a record (torn tail if this is the end)
+    kBad,        // the bytes at offset() are not a valid record
+  };
+
+  SegmentReader(const File* file, uint64_t start, uint64_t end);
+
+  Next Read(RecordView* rec);
+  // Offset of the record last returned, or of the problem for kTruncated/kBad.
+  uint64_t offset() const { return offset_; }
+  // Offset just past the last record returned.
+  uint64_t next_offset() const { return next_; }
+  const char* why() const { return why_; }
+  const Status& io_status() const { return io_; }
+
+ private:
+  bool Fill(size_t need);
+
+  const File* file_;
+  uint64_t end_;
+  uint64_t offset_ = 0;
+  uint64_t next_ = 0;
+  std::string buf_;
+  uint64_t buf_start_ = 0;  // file offset of buf_[0]
+  size_t buf_len_ = 0;
+  const char* why_ = nullptr;
+  Status io_;
+};
+
+}  // namespace orderlog

@@ -1,0 +1,32 @@
+// The persisted index of a sealed segment (.idx file, layout in engine/format.h): where each
+// record starts, the previous position of each record's stream, and per stream its last position
+// and event count in the segment. Opening a log reads these instead of the records.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/status.h"
+#include "engine/types.h"
+
+namespace orderlog {
+
+struct SegmentStreamEntry {
+  std::string_view id;
+  Position last;
+  uint32_t count = 0;
+};
+
+std::string EncodeSegmentIndex(Position base, const std::vector<uint32_t>& offsets,
+                               const std::vector<uint64_t>& prevs,
+                               const std::vector<SegmentStreamEntry>& streams);
+
+// Verifies the checksum and shape, then fills offsets, prevs and streams (whose id views point
+// into `bytes`). Nothing is filled unless the whole file is valid. `file` names it in errors.
+Status DecodeSegmentIndex(std::string_view bytes, const std::string& file, Position expected_base,
+                          uint64_t expected_count, std::vector<uint32_t>* offsets,
+                          std::vector<uint64_t>* prevs, std::vector<SegmentStreamEntry>* streams);
+
+}  // namespace orderlog

@@ -1,0 +1,36 @@
+#include "engine/status.h"
+
+namespace orderlog {
+
+const char* StatusCodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kNotFound:
+      return "NotFound";
+    case StatusCode::kCorruption:
+      return "Corruption";
+    case StatusCode::kIOError:
+      return "IOError";
+    case StatusCode::kNoSpace:
+      return "NoSpace";
+    case StatusCode::kInvalidArgument:
+      return "InvalidArgument";
+    case StatusCode::kConflict:
+      return "Conflict";
+    case StatusCode::kReadOnly:
+      return "ReadOnly";
+    case StatusCode::kLocked:
+      return "Locked";
+    case StatusCode::kClosed:
+      return "Closed";
+  }
+  return "Unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "OK";
+  return std::string(StatusCodeName(code_)) + ": " + message_;
+}
+
+}  // namespace orderlog

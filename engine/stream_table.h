@@ -1,0 +1,57 @@
+// stream id -> (last position, current version), for every stream in the log.
+//
+// An open-addressing hash table (linear probing, power-of-two capacity) whose keys live in an
+// append-only arena, so a key's string_view stays valid for the table's lifetime. About 32 bytes
+// a slot plus the key bytes: well under the 128 bytes per stream the index may cost.
+// Not synchronised: the log guards it with its index mutex.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "engine/types.h"
+
+namespace orderlog {
+
+struct StreamState {
+  Position last;          // position of the stream's newest event
+  StreamVersion version;  // number of events in the stream
+};
+
+class StreamTable {
+ public:
+  StreamTable();
+
+  // nullptr if the stream has no events. Valid until the next insertion.
+  const StreamState* Find(std::string_view id) const;
+  // The state for id, created zeroed if missing; *stable_key is set to the arena copy of id.
+  // The returned pointer is valid until the next insertion.
+  StreamState* FindOrInsert(std::string_view id, std::string_view* stable_key = nullptr);
+
+  void Reserve(size_t streams);
+  size_t size() const { return size_; }
+  size_t MemoryUsage() const;
+
+ private:
+  struct Slot {
+    StreamState state;
+    const char* key = nullptr;  // nullptr: empty slot
+    uint32_t hash = 0;
+    uint32_t len = 0;
+  };
+
+  static uint64_t Hash(std::string_view id);
+  size_t Probe(std::string_view id, uint64_t h) const;  // slot holding id, or the empty slot for it
+  void Grow(size_t min_capacity);
+  const char* CopyKey(std::string_view id);
+
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+  std::vector<std::unique_ptr<char[]>> arena_blocks_;
+  size_t arena_used_ = 0;  // bytes used in the last block
+  size_t arena_bytes_ = 0;
+};
+
+}  // namespace orderlog

@@ -1,0 +1,159 @@
+#include "tests/support/fault_env.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace orderlog::testing {
+
+namespace {
+
+class FaultFile final : public File {
+ public:
+  FaultFile(FaultEnv* env, std::unique_ptr<File> base) : env_(env), base_(std::move(base)) {}
+
+  Status WriteAt(uint64_t offset, std::string_view data) override {
+    size_t short_bytes = 0;
+    Status s = env_->MaybeFail(FaultOp::kWrite, path(), &short_bytes);
+    if (!s.ok()) {
+      const size_t n = std::min(short_bytes, data.size());
+      if (n > 0 && base_->WriteAt(offset, data.substr(0, n)).ok()) {
+        env_->NoteWrite(path(), offset + n);
+      }
+      return s;
+    }
+    ORDERLOG_RETURN_IF_ERROR(base_->WriteAt(offset, data));
+    env_->NoteWrite(path(), offset + data.size());
+    return Status::Ok();
+  }
+  Status ReadAt(uint64_t offset, size_t n, char* dst, size_t* got) const override {
+    return base_->ReadAt(offset, n, dst, got);
+  }
+  Status Sync() override {
+    size_t unused = 0;
+    ORDERLOG_RETURN_IF_ERROR(env_->MaybeFail(FaultOp::kSync, path(), &unused));
+    ORDERLOG_RETURN_IF_ERROR(base_->Sync());
+    env_->NoteSync(path());
+    return Status::Ok();
+  }
+  Status Truncate(uint64_t size) override {
+    ORDERLOG_RETURN_IF_ERROR(base_->Truncate(size));
+    env_->NoteTruncate(path(), size);
+    return Status::Ok();
+  }
+  Result<uint64_t> Size() const override { return base_->Size(); }
+  const std::string& path() const override { return base_->path(); }
+
+ private:
+  FaultEnv* env_;
+  std::unique_ptr<File> base_;
+};
+
+bool Matches(FaultOp rule, FaultOp op) {
+  return rule == FaultOp::kAny || rule == op;
+}
+
+}  // namespace
+
+void FaultEnv::FailNth(FaultOp op, int n, StatusCode code, size_t short_bytes) {
+  std::lock_guard lk(mu_);
+  rule_ = Rule{op, n, code, short_bytes, true};
+}
+
+void FaultEnv::FailAlways(FaultOp op, StatusCode code, size_t short_bytes) {
+  std::lock_guard lk(mu_);
+  rule_ = Rule{op, -1, code, short_bytes, true};
+}
+
+void FaultEnv::Reset() {
+  std::lock_guard lk(mu_);
+  rule_ = Rule{};
+}
+
+int FaultEnv::count(FaultOp op) const {
+  std::lock_guard lk(mu_);
+  auto it = counts_.find(op);
+  return it == counts_.end() ? 0 : it->second;
+}
+
+Status FaultEnv::MaybeFail(FaultOp op, const std::string& path, size_t* short_bytes) {
+  std::lock_guard lk(mu_);
+  ++counts_[op];
+  ++counts_[FaultOp::kAny];
+  if (!rule_.active || !Matches(rule_.op, op)) return Status::Ok();
+  if (rule_.remaining > 0 && --rule_.remaining > 0) return Status::Ok();
+  if (rule_.remaining == 0) rule_.active = false;  // a one-shot rule fires once
+  *short_bytes = rule_.short_bytes;
+  failures_.fetch_add(1);
+  static const char* const kOpNames[] = {"write", "fdatasync", "rename", "operation"};
+  const std::string what =
+      std::string("injected ") + kOpNames[static_cast<int>(op)] + " failure on " + path;
+  return rule_.code == StatusCode::kNoSpace ? Status::NoSpace(what + ": No space left on device")
+                                            : Status::IOError(what + ": Input/output error");
+}
+
+void FaultEnv::NoteWrite(const std::string& path, uint64_t end) {
+  std::lock_guard lk(mu_);
+  auto& st = files_[path];
+  st.size = std::max(st.size, end);
+}
+
+void FaultEnv::NoteSync(const std::string& path) {
+  std::lock_guard lk(mu_);
+  auto& st = files_[path];
+  st.synced = st.size;
+}
+
+void FaultEnv::NoteTruncate(const std::string& path, uint64_t size) {
+  std::lock_guard lk(mu_);
+  auto& st = files_[path];
+  st.size = size;
+  st.synced = std::min(st.synced, size);
+}
+
+Result<std::unique_ptr<File>> FaultEnv::Open(const std::string& path, OpenMode mode) {
+  auto base = base_->Open(path, mode);
+  if (!base.ok()) return base.status();
+  auto size = (*base)->Size();
+  {
+    std::lock_guard lk(mu_);
+    if (!files_.count(path) && size.ok()) files_[path] = FileState{*size, *size};
+  }
+  return std::unique_ptr<File>(std::make_unique<FaultFile>(this, std::move(base).value()));
+}
+
+Status FaultEnv::SyncDir(const std::string& dir) {
+  size_t unused = 0;
+  ORDERLOG_RETURN_IF_ERROR(MaybeFail(FaultOp::kSync, dir, &unused));
+  return base_->SyncDir(dir);
+}
+
+Status FaultEnv::Rename(const std::string& from, const std::string& to) {
+  size_t unused = 0;
+  ORDERLOG_RETURN_IF_ERROR(MaybeFail(FaultOp::kRename, from, &unused));
+  ORDERLOG_RETURN_IF_ERROR(base_->Rename(from, to));
+  std::lock_guard lk(mu_);
+  if (auto it = files_.find(from); it != files_.end()) {
+    files_[to] = it->second;
+    files_.erase(it);
+  }
+  return Status::Ok();
+}
+
+Status FaultEnv::Remove(const std::string& path) {
+  ORDERLOG_RETURN_IF_ERROR(base_->Remove(path));
+  std::lock_guard lk(mu_);
+  files_.erase(path);
+  return Status::Ok();
+}
+
+void FaultEnv::DropUnsyncedData(size_t keep_unsynced) {
+  std::lock_guard lk(mu_);
+  for (auto& [path, st] : files_) {
+    if (st.size <= st.synced) continue;
+    const uint64_t keep = std::min<uint64_t>(st.size, st.synced + keep_unsynced);
+    if (::truncate(path.c_str(), static_cast<off_t>(keep)) == 0) st.size = keep;
+  }
+}
+
+}  // namespace orderlog::testing

@@ -1,0 +1,76 @@
+// An Env for tests that breaks things on purpose (leveldb's fault_injection_test, SQLite's
+// I/O-error loops): fail the Nth write / sync / rename, make writes short (as a full disk does),
+// and "crash" by dropping or tearing everything that was not fsynced.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "engine/env.h"
+
+namespace orderlog::testing {
+
+enum class FaultOp : unsigned char { kWrite, kSync, kRename, kAny };
+
+class FaultEnv final : public Env {
+ public:
+  explicit FaultEnv(Env* base = Env::Default()) : base_(base) {}
+
+  // The nth (1-based) operation of kind `op` from now on fails with `code` (kIOError or
+  // kNoSpace). A failing write first writes `short_bytes` of its data, like a full disk.
+  void FailNth(FaultOp op, int n, StatusCode code = StatusCode::kIOError, size_t short_bytes = 0);
+  // Every matching operation fails from now on, until Reset().
+  void FailAlways(FaultOp op, StatusCode code = StatusCode::kIOError, size_t short_bytes = 0);
+  void Reset();
+  int failures() const { return failures_.load(); }
+  // Number of operations seen so far of each kind.
+  int count(FaultOp op) const;
+
+  // Simulates power loss: every file written through this env is cut back to its last synced
+  // length, plus `keep_unsynced` bytes of what followed (a torn write), when keep_unsynced > 0.
+  // Call only when no Log is using the files.
+  void DropUnsyncedData(size_t keep_unsynced = 0);
+
+  Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
+  Status CreateDirs(const std::string& dir) override { return base_->CreateDirs(dir); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    return base_->ListDir(dir);
+  }
+  Status SyncDir(const std::string& dir) override;
+  Status Rename(const std::string& from, const std::string& to) override;
+  Status Remove(const std::string& path) override;
+  bool Exists(const std::string& path) override { return base_->Exists(path); }
+  Result<std::unique_ptr<DirLock>> Lock(const std::string& path) override {
+    return base_->Lock(path);
+  }
+
+  // Called by the files: returns the injected failure for this operation, if any.
+  Status MaybeFail(FaultOp op, const std::string& path, size_t* short_bytes);
+  void NoteWrite(const std::string& path, uint64_t end);
+  void NoteSync(const std::string& path);
+  void NoteTruncate(const std::string& path, uint64_t size);
+
+ private:
+  struct Rule {
+    FaultOp op = FaultOp::kAny;
+    int remaining = 0;  // fails when it reaches 0; -1 = always
+    StatusCode code = StatusCode::kIOError;
+    size_t short_bytes = 0;
+    bool active = false;
+  };
+  struct FileState {
+    uint64_t size = 0;    // bytes the file holds now
+    uint64_t synced = 0;  // bytes that survive a crash
+  };
+
+  Env* base_;
+  mutable std::mutex mu_;
+  Rule rule_;
+  std::map<FaultOp, int> counts_;
+  std::map<std::string, FileState> files_;
+  std::atomic<int> failures_{0};
+};
+
+}  // namespace orderlog::testing
