@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -77,6 +78,7 @@ struct LogStats {
   uint64_t streams = 0;
   uint64_t segments = 0;
   uint64_t index_memory_bytes = 0;  // offsets, stream links and the stream table
+  uint64_t stream_table_bytes = 0;  // the part of index_memory_bytes that grows per stream
   uint64_t appended_events = 0;     // since open
   uint64_t appended_bytes = 0;      // since open
   uint64_t fsyncs = 0;              // since open
@@ -128,16 +130,22 @@ class Log {
  private:
   struct Segment;
   struct Pending;
-  struct PendingEntry;
-  class Recovery;
+  struct InFlight;
 
   Log(std::string dir, const LogOptions& options);
 
   // Writer thread.
   void WriterLoop();
   void ProcessBatch(std::vector<Pending>& batch);
+  void CompleteDurable();
+  void SyncerLoop();
+  void RequestSync(uint64_t target, bool wake);
+  // fdatasync of file, then durable_ = max(durable_, target); a failure fails the log.
+  void SyncTo(File& file, uint64_t target);
   bool FlushPending();
-  bool SyncActive();
+  // Publishes one record to the in-memory index; caller holds index_mu_ exclusively (or is Open).
+  void IndexRecord(Segment& seg, std::string_view key, StreamState* st, Position pos,
+                   StreamVersion version, uint64_t offset);
   void Commit();
   bool Roll();
   Status SealActive();
@@ -166,21 +174,33 @@ class Log {
 
   // Invariant (checked in debug builds): durable <= written <= assigned, committed <= written.
   std::atomic<uint64_t> committed_{0};
-  uint64_t durable_ = 0;   // writer thread: last position fdatasync()ed
-  uint64_t written_ = 0;   // writer thread: last position written to the OS
-  uint64_t assigned_ = 0;  // writer thread: last position handed out
+  std::atomic<uint64_t> durable_{0};  // syncer thread: last position fdatasync()ed
+  uint64_t written_ = 0;              // writer thread: last position written to the OS
+  uint64_t assigned_ = 0;             // writer thread: last position handed out
   int64_t last_timestamp_ms_ = 0;
 
   // Writer-thread state of the active segment.
   struct ActiveState;
   std::unique_ptr<ActiveState> active_;
+  uint32_t next_epoch_ = 1;
 
   // Submission queue.
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::vector<Pending> queue_;  // GUARDED_BY(queue_mu_)
-  bool stopping_ = false;       // GUARDED_BY(queue_mu_)
-  bool closed_ = false;         // GUARDED_BY(queue_mu_)
+  std::vector<Pending> queue_;     // GUARDED_BY(queue_mu_)
+  bool stopping_ = false;          // GUARDED_BY(queue_mu_)
+  bool sync_progress_ = false;     // GUARDED_BY(queue_mu_): the syncer moved durable_ (or failed)
+  std::deque<InFlight> inflight_;  // writer thread: written batches awaiting their sync
+
+  // Syncer hand-off.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  uint64_t sync_target_ = 0;         // GUARDED_BY(sync_mu_)
+  std::shared_ptr<File> sync_file_;  // GUARDED_BY(sync_mu_)
+  bool sync_now_ = false;            // GUARDED_BY(sync_mu_)
+  bool syncer_stop_ = false;         // GUARDED_BY(sync_mu_)
+  bool syncer_busy_ = false;         // GUARDED_BY(sync_mu_): the syncer is in fdatasync
+  bool closed_ = false;              // GUARDED_BY(queue_mu_)
 
   mutable std::mutex fail_mu_;
   Status failure_;  // GUARDED_BY(fail_mu_); sticky
@@ -191,6 +211,7 @@ class Log {
   std::atomic<uint64_t> fsyncs_{0};
 
   std::thread writer_;
+  std::thread syncer_;
 };
 
 }  // namespace orderlog

@@ -35,12 +35,15 @@ struct Log::Pending {
   bool barrier = false;  // a Sync(): no record; completes after an fdatasync
 };
 
-struct Log::PendingEntry {
-  std::string_view stream;  // points into the batch's request
-  Position position;
-  StreamVersion version;
-  uint64_t prev = 0;
-  uint32_t offset = 0;
+// A written batch waiting for its sync (or, in kNone/kInterval mode, for nothing).
+struct Log::InFlight {
+  struct Outcome {
+    Status status;
+    AppendResult result;
+  };
+  std::vector<Pending> batch;
+  std::vector<Outcome> outcomes;
+  uint64_t wait_durable = 0;  // completes once durable_ reaches this (0: at once)
 };
 
 struct XxhStateDeleter {
@@ -50,19 +53,14 @@ struct XxhStateDeleter {
 // Writer-thread state of the active (last, unsealed) segment.
 struct Log::ActiveState {
   std::unique_ptr<XXH3_state_t, XxhStateDeleter> hash{XXH3_createState()};
-  uint64_t size = 0;  // bytes in the file
-  bool unsynced = false;
-  // Per stream in this segment (keys are the stream table's stable copies), for the .idx file.
-  struct SegStream {
-    Position last;
-    uint32_t count = 0;
-  };
-  std::unordered_map<std::string_view, SegStream> seg_streams;
-  // Encoded but not yet written records of the current batch, and their index entries.
+  uint64_t size = 0;   // bytes written to the file
+  uint32_t epoch = 0;  // ordinal of this segment, for StreamState::seg_epoch
+  // Streams with events in this segment (the stream table's stable key copies), for the .idx.
+  std::vector<std::string_view> seg_keys;
+  // Encoded records of the current batch not yet written, and the last position among them.
   std::string buf;
-  std::vector<PendingEntry> entries;
-  // Stream states assigned in this batch but not yet published to the stream table.
-  std::unordered_map<std::string_view, StreamState> overlay;
+  uint64_t buf_last = 0;
+  uint64_t buf_records = 0;
 
   ActiveState() { XXH3_64bits_reset(hash.get()); }
 };

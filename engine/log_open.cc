@@ -70,7 +70,8 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
     if (!log->segments_.empty()) expected = log->segments_.back()->last().next();
   }
   const uint64_t last = expected.value - 1;
-  log->assigned_ = log->written_ = log->durable_ = last;
+  log->assigned_ = log->written_ = last;
+  log->durable_.store(last);
   log->committed_.store(last, std::memory_order_release);
   if (last > 0) {
     // Timestamps never go backwards: continue from the newest record's.
@@ -87,6 +88,7 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
     ORDERLOG_RETURN_IF_ERROR(log->CreateSegment(expected));
   }
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  log->syncer_ = std::thread([raw = log.get()] { raw->SyncerLoop(); });
   return log;
 }
 
@@ -206,7 +208,11 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
 // stays loaded and the error names the file and offset.
 Status Log::RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEntry>* entries) {
   SegmentReader reader(seg->file.get(), f::kSegmentHeaderSize, end);
-  std::unordered_map<std::string_view, ActiveState::SegStream> per_stream;
+  struct SegStream {
+    Position last;
+    uint32_t count = 0;
+  };
+  std::unordered_map<std::string_view, SegStream> per_stream;
   RecordView rec;
   Position next = seg->base;
   for (;;) {
@@ -233,7 +239,8 @@ Status Log::RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEn
     }
     seg->offsets.push_back(static_cast<uint32_t>(reader.offset()));
     seg->prevs.push_back(st->last.value);
-    *st = StreamState{rec.position, rec.version};
+    st->last = rec.position;
+    st->version = rec.version;
     auto& ss = per_stream[key];
     ss.last = rec.position;
     ++ss.count;
@@ -248,7 +255,9 @@ Status Log::RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEn
 
 // The active segment: scan every record; cut a torn tail; refuse damage followed by valid data.
 Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
-  auto active = std::make_unique<ActiveState>();
+  active_ = std::make_unique<ActiveState>();
+  active_->epoch = next_epoch_++;
+  ActiveState* active = active_.get();
   SegmentReader reader(seg->file.get(), f::kSegmentHeaderSize, size);
   RecordView rec;
   Position next = seg->base;
@@ -282,12 +291,7 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
                        "stream version " + std::to_string(rec.version.value) + " does not follow " +
                            std::to_string(st->version.value));
     }
-    seg->offsets.push_back(static_cast<uint32_t>(reader.offset()));
-    seg->prevs.push_back(st->last.value);
-    *st = StreamState{rec.position, rec.version};
-    auto& ss = active->seg_streams[key];
-    ss.last = rec.position;
-    ++ss.count;
+    IndexRecord(*seg, key, st, rec.position, rec.version, reader.offset());
     next = next.next();
     good_end = reader.next_offset();
     last_timestamp_ms_ = std::max(last_timestamp_ms_, rec.timestamp_ms);
@@ -310,7 +314,6 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
     off += got;
   }
   active->size = good_end;
-  active_ = std::move(active);
   std::unique_lock lk(index_mu_);
   segments_.push_back(std::move(seg));
   return Status::Ok();

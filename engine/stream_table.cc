@@ -31,13 +31,13 @@ size_t StreamTable::Probe(std::string_view id, uint64_t h) const {
   }
 }
 
-const StreamState* StreamTable::Find(std::string_view id) const {
-  const Slot& s = slots_[Probe(id, Hash(id))];
+const StreamState* StreamTable::Find(std::string_view id, uint64_t hash) const {
+  const Slot& s = slots_[Probe(id, hash)];
   return s.key == nullptr ? nullptr : &s.state;
 }
 
-StreamState* StreamTable::FindOrInsert(std::string_view id, std::string_view* stable_key) {
-  const uint64_t h = Hash(id);
+StreamState* StreamTable::FindOrInsert(std::string_view id, uint64_t h,
+                                       std::string_view* stable_key) {
   size_t i = Probe(id, h);
   if (slots_[i].key == nullptr) {
     if ((size_ + 1) * 8 > slots_.size() * 7) {  // keep the load factor under 7/8

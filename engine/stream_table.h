@@ -18,6 +18,10 @@ namespace orderlog {
 struct StreamState {
   Position last;          // position of the stream's newest event
   StreamVersion version;  // number of events in the stream
+  // The log's bookkeeping for the active segment's .idx file: events of this stream in the
+  // segment with ordinal seg_epoch (counts for an older epoch are stale).
+  uint32_t seg_epoch = 0;
+  uint32_t seg_count = 0;
 };
 
 class StreamTable {
@@ -25,10 +29,16 @@ class StreamTable {
   StreamTable();
 
   // nullptr if the stream has no events. Valid until the next insertion.
-  const StreamState* Find(std::string_view id) const;
+  const StreamState* Find(std::string_view id) const { return Find(id, Hash(id)); }
+  const StreamState* Find(std::string_view id, uint64_t hash) const;
   // The state for id, created zeroed if missing; *stable_key is set to the arena copy of id.
   // The returned pointer is valid until the next insertion.
-  StreamState* FindOrInsert(std::string_view id, std::string_view* stable_key = nullptr);
+  StreamState* FindOrInsert(std::string_view id, std::string_view* stable_key = nullptr) {
+    return FindOrInsert(id, Hash(id), stable_key);
+  }
+  StreamState* FindOrInsert(std::string_view id, uint64_t hash, std::string_view* stable_key);
+
+  static uint64_t Hash(std::string_view id);
 
   void Reserve(size_t streams);
   size_t size() const { return size_; }
@@ -42,7 +52,6 @@ class StreamTable {
     uint32_t len = 0;
   };
 
-  static uint64_t Hash(std::string_view id);
   size_t Probe(std::string_view id, uint64_t h) const;  // slot holding id, or the empty slot for it
   void Grow(size_t min_capacity);
   const char* CopyKey(std::string_view id);

@@ -1,0 +1,56 @@
+// Shared helpers for orderlog-bench: scratch directories and latency percentiles.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace orderlog::bench {
+
+// Where benchmarks put their data: $ORDERLOG_BENCH_DIR, else /var/tmp/orderlog-bench (a real
+// disk: /tmp may be tmpfs, where fdatasync costs nothing).
+inline std::string BenchRoot() {
+  const char* env = std::getenv("ORDERLOG_BENCH_DIR");
+  std::string root = env != nullptr ? env : "/var/tmp/orderlog-bench";
+  std::filesystem::create_directories(root);
+  return root;
+}
+
+// A fresh, empty directory under BenchRoot().
+inline std::string FreshDir(const std::string& name) {
+  const std::string dir = BenchRoot() + "/" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// Collects latency samples from many threads; percentiles once all are in.
+class LatencyRecorder {
+ public:
+  void Add(const std::vector<double>& samples) {
+    std::lock_guard lk(mu_);
+    all_.insert(all_.end(), samples.begin(), samples.end());
+  }
+  double Percentile(double p) {
+    std::lock_guard lk(mu_);
+    if (all_.empty()) return 0;
+    const size_t i = std::min(all_.size() - 1, static_cast<size_t>(p * all_.size()));
+    std::nth_element(all_.begin(), all_.begin() + static_cast<long>(i), all_.end());
+    return all_[i];
+  }
+  void Clear() {
+    std::lock_guard lk(mu_);
+    all_.clear();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<double> all_;
+};
+
+}  // namespace orderlog::bench

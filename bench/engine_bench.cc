@@ -1,0 +1,300 @@
+// Engine benchmarks: append throughput and latency by durability mode, payload size and number
+// of appenders; the raw framed write() loop of the same records as the physical limit; the
+// fdatasync latency of this disk; verified scans; stream reads; open time of a 10 M-event log.
+//
+//   orderlog-bench --benchmark_filter='Append|RawWrite|Fdatasync'
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "bench/bench_util.h"
+#include "engine/log.h"
+#include "engine/record.h"
+
+namespace orderlog::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kStreams = 10'000;
+constexpr int kBatch = 100'000;  // appends per benchmark iteration in the async benchmarks
+
+// Stream ids shaped like order ids (36 characters).
+const std::vector<std::string>& StreamIds() {
+  static const std::vector<std::string> ids = [] {
+    std::vector<std::string> v;
+    char buf[64];
+    for (int i = 0; i < kStreams; ++i) {
+      std::snprintf(buf, sizeof(buf), "%08x-0000-4000-8000-%012x", i * 2654435761u, i);
+      v.emplace_back(buf);
+    }
+    return v;
+  }();
+  return ids;
+}
+
+std::unique_ptr<Log> OpenLog(const std::string& dir, Durability d) {
+  LogOptions opts;
+  opts.durability = d;
+  opts.sync_interval = std::chrono::milliseconds(10);
+  auto log = Log::Open(dir, opts);
+  if (!log.ok()) {
+    std::fprintf(stderr, "open %s: %s\n", dir.c_str(), log.status().ToString().c_str());
+    std::abort();
+  }
+  return std::move(log).value();
+}
+
+// One thread submits kBatch appends per iteration without waiting, then waits until all of them
+// are acknowledged: the writer and the submitter run in parallel.
+void BM_AppendAsync(benchmark::State& state) {
+  const std::string payload(static_cast<size_t>(state.range(0)), 'x');
+  const auto durability = static_cast<Durability>(state.range(1));
+  auto log = OpenLog(FreshDir("append-async"), durability);
+  const auto& ids = StreamIds();
+  std::atomic<int64_t> inflight{0};
+  std::atomic<int64_t> errors{0};
+  constexpr int64_t kMaxInflight = kBatch;  // never throttles: one iteration fills the queue
+  uint64_t n = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < kBatch; ++i, ++n) {
+      while (inflight.load(std::memory_order_relaxed) >= kMaxInflight) std::this_thread::yield();
+      inflight.fetch_add(1, std::memory_order_relaxed);
+      log->AppendAsync(AppendRequest{ids[n % kStreams], ExpectedVersion::Any(), 1, payload},
+                       [&](const Result<AppendResult>& r) {
+                         if (!r.ok()) errors.fetch_add(1);
+                         inflight.fetch_sub(1, std::memory_order_relaxed);
+                       });
+    }
+    while (inflight.load() > 0) std::this_thread::yield();
+  }
+  const LogStats stats = log->Stats();
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+  state.SetBytesProcessed(static_cast<int64_t>(stats.appended_bytes));
+  state.counters["fsyncs"] = static_cast<double>(stats.fsyncs);
+  state.counters["events_per_fsync"] =
+      stats.fsyncs ? static_cast<double>(n) / static_cast<double>(stats.fsyncs) : 0;
+  if (errors.load() != 0) state.SkipWithError("appends failed");
+}
+BENCHMARK(BM_AppendAsync)
+    ->ArgNames({"payload", "durability"})
+    ->ArgsProduct({{100, 1024},
+                   {static_cast<int>(Durability::kNone), static_cast<int>(Durability::kInterval),
+                    static_cast<int>(Durability::kSync)}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// N threads, each calling the blocking Append; reports p50/p99 append latency.
+std::unique_ptr<Log> g_shared_log;
+LatencyRecorder g_latency;
+std::atomic<int> g_finished{0};
+
+void BM_AppendBlocking(benchmark::State& state) {
+  const std::string payload(static_cast<size_t>(state.range(0)), 'x');
+  const auto durability = static_cast<Durability>(state.range(1));
+  if (state.thread_index() == 0) {
+    g_shared_log = OpenLog(FreshDir("append-blocking"), durability);
+    g_latency.Clear();
+    g_finished = 0;
+  }
+  const auto& ids = StreamIds();
+  std::vector<double> samples;
+  uint64_t n = static_cast<uint64_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    auto r = g_shared_log->Append(
+        AppendRequest{ids[n++ % kStreams], ExpectedVersion::Any(), 1, payload});
+    samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+  g_latency.Add(samples);
+  if (g_finished.fetch_add(1) + 1 == state.threads()) {  // the last thread reports for all
+    state.counters["p50_us"] = g_latency.Percentile(0.50);
+    state.counters["p99_us"] = g_latency.Percentile(0.99);
+    state.counters["fsyncs"] = static_cast<double>(g_shared_log->Stats().fsyncs);
+  }
+  if (state.thread_index() == 0) {
+    // Every thread has passed the end-of-loop barrier: nobody uses the log any more.
+  }
+}
+BENCHMARK(BM_AppendBlocking)
+    ->ArgNames({"payload", "durability"})
+    ->ArgsProduct({{100, 1024},
+                   {static_cast<int>(Durability::kNone), static_cast<int>(Durability::kSync)}})
+    ->Threads(1)
+    ->Threads(8)
+    ->Threads(64)
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+// The physical limit: the same framed records (EncodeRecord) written with plain write() calls,
+// `batch` records per write(), and an fdatasync() after each write when sync=1. No index, no
+// queue, no threads.
+void BM_RawWrite(benchmark::State& state) {
+  const std::string payload(static_cast<size_t>(state.range(0)), 'x');
+  const auto batch = static_cast<size_t>(state.range(1));
+  const bool sync = state.range(2) != 0;
+  const std::string path = FreshDir("raw-write") + "/raw.seg";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  const auto& ids = StreamIds();
+  std::string buf;
+  uint64_t n = 0;
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < kBatch; ++i, ++n) {
+      RecordView rec;
+      rec.position = Position(n + 1);
+      rec.version = StreamVersion(n / kStreams + 1);
+      rec.type = 1;
+      rec.timestamp_ms = 1'795'000'000'000;
+      rec.stream = ids[n % kStreams];
+      rec.payload = payload;
+      EncodeRecord(&buf, rec);
+      if ((n + 1) % batch == 0) {
+        if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
+          state.SkipWithError("write failed");
+        }
+        if (sync) ::fdatasync(fd);
+        bytes += buf.size();
+        buf.clear();
+      }
+    }
+  }
+  ::close(fd);
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_RawWrite)
+    ->ArgNames({"payload", "batch", "sync"})
+    ->Args({100, 7000, 0})  // ~1 MiB per write(), like a busy buffered log
+    ->Args({1024, 1000, 0})
+    ->Args({100, 1, 1})   // one appender, one fdatasync per record
+    ->Args({100, 64, 1})  // 64 appenders' worth per fdatasync
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// fdatasync latency of this disk for a small append (what sync-mode throughput is made of).
+void BM_Fdatasync(benchmark::State& state) {
+  const std::string path = FreshDir("fdatasync") + "/f";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  const std::string rec(150, 'r');
+  for (auto _ : state) {
+    if (::write(fd, rec.data(), rec.size()) != static_cast<ssize_t>(rec.size())) {
+      state.SkipWithError("write failed");
+    }
+    ::fdatasync(fd);
+  }
+  ::close(fd);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Fdatasync)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinTime(1.0);
+
+// A log of `events` events with 100-byte payloads, `per_stream` events per stream, built once
+// and kept under BenchRoot() for later runs.
+std::string BuildLog(uint64_t events, uint64_t per_stream) {
+  const std::string dir =
+      BenchRoot() + "/log-" + std::to_string(events) + "-" + std::to_string(per_stream);
+  if (std::filesystem::exists(dir + "/COMPLETE")) return dir;
+  std::filesystem::remove_all(dir);
+  auto log = OpenLog(dir, Durability::kNone);
+  const std::string payload(100, 'p');
+  char id[64];
+  std::atomic<int64_t> inflight{0};
+  for (uint64_t i = 0; i < events; ++i) {
+    // Streams interleave like real orders: each is created, then changed a few times later.
+    const uint64_t stream = (i % 4096) + (i / (4096 * per_stream)) * 4096;
+    std::snprintf(id, sizeof(id), "%08llx-0000-4000-8000-%012llx",
+                  static_cast<unsigned long long>(stream * 2654435761u),
+                  static_cast<unsigned long long>(stream));
+    while (inflight.load(std::memory_order_relaxed) > (1 << 16)) std::this_thread::yield();
+    inflight.fetch_add(1, std::memory_order_relaxed);
+    log->AppendAsync(AppendRequest{id, ExpectedVersion::Any(), 1, payload},
+                     [&](const Result<AppendResult>&) { inflight.fetch_sub(1); });
+  }
+  if (!log->Sync().ok()) std::abort();
+  log.reset();
+  std::FILE* f = std::fopen((dir + "/COMPLETE").c_str(), "w");
+  std::fclose(f);
+  return dir;
+}
+
+// Reads every event of a 1 M-event log through Scan (checksums verified), warm cache.
+void BM_Scan(benchmark::State& state) {
+  const std::string dir = BuildLog(1'000'000, 4);
+  LogOptions ro;
+  ro.read_only = true;
+  auto log = std::move(Log::Open(dir, ro)).value();
+  uint64_t events = 0;
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    Status s = log->Scan(Position(0), [&](const RecordView& rec) {
+      ++events;
+      bytes += rec.length;
+      return true;
+    });
+    if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(events));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_Scan)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Reads whole streams (4 events each) by id, random order, warm cache.
+void BM_ReadStream(benchmark::State& state) {
+  const std::string dir = BuildLog(1'000'000, 4);
+  LogOptions ro;
+  ro.read_only = true;
+  auto log = std::move(Log::Open(dir, ro)).value();
+  char id[64];
+  uint64_t n = 0;
+  std::vector<Event> events;
+  for (auto _ : state) {
+    const uint64_t stream = (n++ * 2654435761u) % 250'000;
+    std::snprintf(id, sizeof(id), "%08llx-0000-4000-8000-%012llx",
+                  static_cast<unsigned long long>(stream * 2654435761u),
+                  static_cast<unsigned long long>(stream));
+    events.clear();
+    if (!log->ReadStream(id, StreamVersion(1), 100, &events).ok() || events.size() != 4) {
+      state.SkipWithError("stream read failed");
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ReadStream)->UseRealTime();
+
+// Opens a 10 M-event log (2.5 M streams; all but the active segment sealed) and reports the
+// index memory per event and per stream.
+void BM_Open10M(benchmark::State& state) {
+  const std::string dir = BuildLog(10'000'000, 4);
+  LogStats stats;
+  for (auto _ : state) {
+    auto log = Log::Open(dir, {});
+    if (!log.ok()) {
+      state.SkipWithError(log.status().ToString().c_str());
+      break;
+    }
+    stats = (*log)->Stats();
+    state.PauseTiming();
+    log->reset();
+    state.ResumeTiming();
+  }
+  const double events = static_cast<double>(stats.committed.value);
+  const double streams = static_cast<double>(stats.streams);
+  state.counters["events"] = events;
+  state.counters["streams"] = streams;
+  state.counters["segments"] = static_cast<double>(stats.segments);
+  state.counters["index_B_per_event"] =
+      static_cast<double>(stats.index_memory_bytes - stats.stream_table_bytes) / events;
+  state.counters["index_B_per_stream"] = static_cast<double>(stats.stream_table_bytes) / streams;
+}
+BENCHMARK(BM_Open10M)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+
+}  // namespace
+}  // namespace orderlog::bench
