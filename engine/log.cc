@@ -315,7 +315,7 @@ void Log::ProcessBatch(std::vector<Pending>& batch) {
     active_->buf_last = rec.position.value;
     ++active_->buf_records;
     IndexRecord(*seg, key, st, rec.position, rec.version, offset);
-    out.result = AppendResult{rec.position, rec.version};
+    out.result = AppendResult{rec.position, rec.version, rec.timestamp_ms};
   }
   lk.unlock();
   FlushPending();

@@ -22,6 +22,8 @@ const char* StatusCodeName(StatusCode code) {
       return "ReadOnly";
     case StatusCode::kLocked:
       return "Locked";
+    case StatusCode::kFailedPrecondition:
+      return "FailedPrecondition";
     case StatusCode::kClosed:
       return "Closed";
   }

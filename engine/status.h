@@ -10,15 +10,16 @@ namespace orderlog {
 
 enum class StatusCode : unsigned char {
   kOk = 0,
-  kNotFound,         // no such position / stream / file
-  kCorruption,       // a checksum or structural check failed; message names file and offset
-  kIOError,          // the operating system refused a read, write or sync
-  kNoSpace,          // ENOSPC / EDQUOT while writing
-  kInvalidArgument,  // the caller passed something the engine cannot store
-  kConflict,         // expected-version check failed
-  kReadOnly,         // the log stopped accepting writes (earlier failure, or opened read-only)
-  kLocked,           // another process holds the data directory
-  kClosed,           // the log is shutting down
+  kNotFound,            // no such position / stream / file
+  kCorruption,          // a checksum or structural check failed; message names file and offset
+  kIOError,             // the operating system refused a read, write or sync
+  kNoSpace,             // ENOSPC / EDQUOT while writing
+  kInvalidArgument,     // the caller passed something the engine cannot store
+  kConflict,            // expected-version check failed
+  kReadOnly,            // the log stopped accepting writes (earlier failure, or opened read-only)
+  kLocked,              // another process holds the data directory
+  kClosed,              // the log is shutting down
+  kFailedPrecondition,  // a caller's precondition (If-Match) does not hold
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -40,6 +41,9 @@ class [[nodiscard]] Status {
   static Status ReadOnly(std::string m) { return {StatusCode::kReadOnly, std::move(m)}; }
   static Status Locked(std::string m) { return {StatusCode::kLocked, std::move(m)}; }
   static Status Closed(std::string m) { return {StatusCode::kClosed, std::move(m)}; }
+  static Status FailedPrecondition(std::string m) {
+    return {StatusCode::kFailedPrecondition, std::move(m)};
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -61,6 +61,7 @@ struct Event {
 struct AppendResult {
   Position position;
   StreamVersion version;
+  int64_t timestamp_ms = 0;  // the record's timestamp
 };
 
 }  // namespace orderlog

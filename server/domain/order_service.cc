@@ -1,0 +1,487 @@
+#include "server/domain/order_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "server/domain/snapshot.h"
+
+namespace orderlog::domain {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Well-formed UTF-8 without control characters (U+0000-U+001F, U+007F).
+bool ValidText(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      n = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (cc & 0x3f);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+Status CheckField(const char* name, std::string_view value) {
+  if (value.empty() || value.size() > kMaxFieldBytes) {
+    return Status::InvalidArgument(std::string(name) + " must be 1 to " +
+                                   std::to_string(kMaxFieldBytes) + " bytes of UTF-8");
+  }
+  if (!ValidText(value)) {
+    return Status::InvalidArgument(std::string(name) +
+                                   " must be valid UTF-8 without control characters");
+  }
+  return Status::Ok();
+}
+
+bool SameBody(const CreateCommand& a, const std::string& customer, const std::string& product,
+              uint32_t quantity) {
+  return a.customer_id == customer && a.product == product &&
+         static_cast<uint64_t>(a.quantity) == quantity;
+}
+
+template <typename T>
+struct Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<T>> value;
+  void Set(const Result<T>& r) {
+    std::lock_guard lk(mu);
+    value.emplace(r);
+    cv.notify_one();
+  }
+  Result<T> Wait() {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return value.has_value(); });
+    return std::move(*value);
+  }
+};
+
+}  // namespace
+
+Status ValidateCreate(const CreateCommand& cmd) {
+  ORDERLOG_RETURN_IF_ERROR(CheckField("customer_id", cmd.customer_id));
+  ORDERLOG_RETURN_IF_ERROR(CheckField("product", cmd.product));
+  if (cmd.quantity < kMinQuantity || cmd.quantity > kMaxQuantity) {
+    return Status::InvalidArgument("quantity must be an integer from " +
+                                   std::to_string(kMinQuantity) + " to " +
+                                   std::to_string(kMaxQuantity));
+  }
+  return Status::Ok();
+}
+
+bool IfMatch::Matches(uint64_t v) const {
+  return any || std::find(versions.begin(), versions.end(), v) != versions.end();
+}
+
+OrderService::OrderService(const ServiceOptions& options)
+    : options_(options), model_(std::make_unique<ReadModel>()) {}
+
+OrderService::~OrderService() {
+  (void)Close();
+}
+
+void OrderService::Info(const std::string& line) const {
+  if (options_.info) {
+    options_.info(line);
+  } else {
+    std::fprintf(stderr, "orderlog: %s\n", line.c_str());
+  }
+}
+
+Result<std::unique_ptr<OrderService>> OrderService::Open(const ServiceOptions& options,
+                                                         StartupReport* report) {
+  std::unique_ptr<OrderService> svc(new OrderService(options));
+  StartupReport local;
+  ORDERLOG_RETURN_IF_ERROR(svc->Start(report != nullptr ? report : &local));
+  return svc;
+}
+
+Status OrderService::Start(StartupReport* report) {
+  const auto t0 = Clock::now();
+  auto log = Log::Open(options_.data_dir, options_.log);
+  if (!log.ok()) return log.status();
+  log_ = std::move(log).value();
+  Env* env = options_.log.env != nullptr ? options_.log.env : Env::Default();
+  const Position end = log_->committed_position();
+
+  // The newest snapshot that is valid and not ahead of the log; else the one before; else none.
+  for (const auto& snap : ListSnapshots(env, options_.data_dir)) {
+    std::string why;
+    if (!snap.status.ok()) {
+      why = snap.status.message();
+    } else if (snap.position > end) {
+      why = "it covers position " + std::to_string(snap.position.value) + " but the log ends at " +
+            std::to_string(end.value);
+    } else {
+      const auto t_load = Clock::now();
+      auto fresh = std::make_unique<ReadModel>();
+      auto loaded = LoadSnapshot(env, snap.path, fresh.get());
+      if (loaded.ok()) {
+        model_ = std::move(fresh);
+        report->snapshot_position = *loaded;
+        report->snapshot_path = snap.path;
+        report->snapshot_load_seconds = SecondsSince(t_load);
+        break;
+      }
+      why = loaded.status().message();
+    }
+    Info("skipping snapshot " + snap.path + ": " + why);
+    report->skipped_snapshots.push_back(snap.path + ": " + why);
+  }
+  last_snapshot_ = report->snapshot_position.value;
+
+  // Replay the tail of the log.
+  const auto t_replay = Clock::now();
+  auto last_progress = t_replay;
+  uint64_t replayed = 0;
+  Status apply_status;
+  Status scan = log_->Scan(report->snapshot_position, [&](const RecordView& rec) {
+    apply_status = model_->Apply(rec);
+    if (!apply_status.ok()) return false;
+    if ((++replayed & 0xffff) == 0 && Clock::now() - last_progress > std::chrono::seconds(1)) {
+      last_progress = Clock::now();
+      const double secs = SecondsSince(t_replay);
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "replaying: %llu of %llu events, %.0f events/s",
+                    static_cast<unsigned long long>(replayed),
+                    static_cast<unsigned long long>(end.value - report->snapshot_position.value),
+                    static_cast<double>(replayed) / secs);
+      Info(buf);
+    }
+    return true;
+  });
+  ORDERLOG_RETURN_IF_ERROR(scan);
+  ORDERLOG_RETURN_IF_ERROR(apply_status);
+  report->events_replayed = replayed;
+  report->replay_seconds = SecondsSince(t_replay);
+  report->total_seconds = SecondsSince(t0);
+  if (options_.snapshot_every > 0) {
+    next_snapshot_at_ = model_->position().value + options_.snapshot_every;
+  }
+  snap_thread_ = std::thread([this] { SnapshotLoop(); });
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+void OrderService::Create(CreateCommand cmd, CreateCallback done) {
+  Status valid = ValidateCreate(cmd);
+  if (!valid.ok()) {
+    done(valid);
+    return;
+  }
+  std::unique_lock lk(decide_mu_);
+  const std::string key = cmd.idempotency_key;
+  if (!key.empty()) {
+    if (auto it = pending_keys_.find(key); it != pending_keys_.end()) {
+      const PendingKey& p = it->second;
+      if (!SameBody(cmd, p.body.customer_id, p.body.product,
+                    static_cast<uint32_t>(p.body.quantity))) {
+        lk.unlock();
+        done(Status::Conflict("Idempotency-Key was already used with a different request body"));
+        return;
+      }
+      it->second.followers.push_back(std::move(done));  // answered when the first one is
+      return;
+    }
+    if (auto k = model_->FindKey(key)) {
+      lk.unlock();
+      if (!SameBody(cmd, k->customer_id, k->product, k->quantity)) {
+        done(Status::Conflict("Idempotency-Key was already used with a different request body"));
+      } else {
+        done(CreateResult{k->id, true});
+      }
+      return;
+    }
+  }
+  const OrderId id = OrderId::Random();
+  const std::string id_text = id.ToString();
+  OrderCreated event{cmd.customer_id, cmd.product, static_cast<uint32_t>(cmd.quantity), key};
+  std::string payload = EncodeEvent(event);
+  if (!key.empty()) pending_keys_.emplace(key, PendingKey{cmd, id, {}});
+  pending_[id_text] = PendingOrder{OrderStatus::kProcessing, 1, 1};
+  log_->AppendAsync(
+      AppendRequest{id_text, ExpectedVersion::NoStream(),
+                    static_cast<uint16_t>(EventType::kOrderCreated), std::move(payload)},
+      [this, id, id_text, key, event = std::move(event),
+       done = std::move(done)](const Result<AppendResult>& r) {
+        if (r.ok()) {
+          Status applied =
+              model_->Apply(r->position, id_text, event, r->version.value, r->timestamp_ms);
+          if (!applied.ok()) Info("read model refused its own event: " + applied.ToString());
+        }
+        std::vector<CreateCallback> followers;
+        {
+          std::lock_guard g(decide_mu_);
+          if (!key.empty()) {
+            auto it = pending_keys_.find(key);
+            followers = std::move(it->second.followers);
+            pending_keys_.erase(it);
+          }
+        }
+        Settle(id_text);
+        if (r.ok()) {
+          done(CreateResult{id, false});
+          for (auto& f : followers) f(CreateResult{id, true});
+          AfterCommit(r->position);
+        } else {
+          done(r.status());
+          for (auto& f : followers) f(r.status());
+        }
+      });
+}
+
+void OrderService::ChangeStatus(ChangeStatusCommand cmd, ChangeCallback done) {
+  if (!OrderId::Parse(cmd.order_id)) {
+    done(Status::NotFound("Order not found"));
+    return;
+  }
+  std::unique_lock lk(decide_mu_);
+  OrderStatus status;
+  uint64_t version;
+  if (auto it = pending_.find(cmd.order_id); it != pending_.end()) {
+    status = it->second.status;
+    version = it->second.version;
+  } else if (auto state = model_->Get(cmd.order_id)) {
+    status = state->status;
+    version = state->version;
+  } else {
+    lk.unlock();
+    done(Status::NotFound("Order not found"));
+    return;
+  }
+  if (cmd.if_match && !cmd.if_match->Matches(version)) {
+    lk.unlock();
+    done(Status::FailedPrecondition("If-Match does not match: the order is at version " +
+                                    std::to_string(version)));
+    return;
+  }
+  if (status == cmd.new_status) {
+    lk.unlock();
+    done(ChangeResult{version, true});
+    return;
+  }
+  if (!CanTransition(status, cmd.new_status)) {
+    lk.unlock();
+    done(Status::Conflict(std::string("Cannot change status from ") + StatusName(status) + " to " +
+                          StatusName(cmd.new_status) + " (current status: " + StatusName(status) +
+                          ")"));
+    return;
+  }
+  OrderStatusChanged event{status, cmd.new_status};
+  auto& p = pending_[cmd.order_id];
+  p.status = cmd.new_status;
+  p.version = version + 1;
+  ++p.inflight;
+  log_->AppendAsync(
+      AppendRequest{cmd.order_id, ExpectedVersion::Exact(StreamVersion(version)),
+                    static_cast<uint16_t>(EventType::kOrderStatusChanged), EncodeEvent(event)},
+      [this, id = cmd.order_id, event, done = std::move(done)](const Result<AppendResult>& r) {
+        if (r.ok()) {
+          Status applied = model_->Apply(r->position, id, event, r->version.value, r->timestamp_ms);
+          if (!applied.ok()) Info("read model refused its own event: " + applied.ToString());
+        }
+        Settle(id);
+        if (r.ok()) {
+          done(ChangeResult{r->version.value, false});
+          AfterCommit(r->position);
+        } else {
+          done(r.status());
+        }
+      });
+}
+
+void OrderService::Settle(const std::string& order_id) {
+  std::lock_guard g(decide_mu_);
+  auto it = pending_.find(order_id);
+  if (it != pending_.end() && --it->second.inflight == 0) pending_.erase(it);
+}
+
+Result<CreateResult> OrderService::CreateAndWait(CreateCommand cmd) {
+  auto w = std::make_shared<Waiter<CreateResult>>();
+  Create(std::move(cmd), [w](const Result<CreateResult>& r) { w->Set(r); });
+  return w->Wait();
+}
+
+Result<ChangeResult> OrderService::ChangeStatusAndWait(ChangeStatusCommand cmd) {
+  auto w = std::make_shared<Waiter<ChangeResult>>();
+  ChangeStatus(std::move(cmd), [w](const Result<ChangeResult>& r) { w->Set(r); });
+  return w->Wait();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries that read the log
+
+namespace {
+Result<OrderEventRecord> ToRecord(const Event& ev) {
+  auto decoded = DecodeEvent(ev.type, ev.payload);
+  if (!decoded.ok()) {
+    return Status::Corruption("position " + std::to_string(ev.position.value) + ": " +
+                              decoded.status().message());
+  }
+  return OrderEventRecord{ev.position,     ev.version.value, static_cast<EventType>(ev.type),
+                          ev.timestamp_ms, ev.stream,        std::move(decoded).value()};
+}
+}  // namespace
+
+Result<std::vector<OrderEventRecord>> OrderService::ReadOrder(std::string_view order_id) const {
+  if (!OrderId::Parse(order_id)) return Status::NotFound("Order not found");
+  std::vector<Event> events;
+  ORDERLOG_RETURN_IF_ERROR(log_->ReadStream(order_id, StreamVersion(1), SIZE_MAX, &events));
+  if (events.empty()) return Status::NotFound("Order not found");
+  std::vector<OrderEventRecord> out;
+  out.reserve(events.size());
+  for (const auto& ev : events) {
+    auto rec = ToRecord(ev);
+    if (!rec.ok()) return rec.status();
+    out.push_back(std::move(rec).value());
+  }
+  return out;
+}
+
+Status OrderService::History(std::string_view order_id, std::vector<OrderEventRecord>* out) const {
+  auto events = ReadOrder(order_id);
+  if (!events.ok()) return events.status();
+  *out = std::move(events).value();
+  return Status::Ok();
+}
+
+Status OrderService::Feed(Position after, size_t limit, std::vector<OrderEventRecord>* out) const {
+  std::vector<Event> events;
+  ORDERLOG_RETURN_IF_ERROR(log_->ReadRange(after, limit, &events));
+  for (const auto& ev : events) {
+    auto rec = ToRecord(ev);
+    if (!rec.ok()) return rec.status();
+    out->push_back(std::move(rec).value());
+  }
+  return Status::Ok();
+}
+
+Result<OrderState> OrderService::GetAtVersion(std::string_view order_id, uint64_t n) const {
+  auto events = ReadOrder(order_id);
+  if (!events.ok()) return events.status();
+  if (n == 0 || n > events->size()) {
+    return Status::NotFound("Order " + std::string(order_id) + " has no version " +
+                            std::to_string(n));
+  }
+  OrderState state;
+  state.id = *OrderId::Parse(order_id);
+  for (uint64_t i = 0; i < n; ++i) {
+    const auto& e = (*events)[i];
+    ORDERLOG_RETURN_IF_ERROR(ApplyEvent(&state, e.event, e.version, e.timestamp_ms));
+  }
+  return state;
+}
+
+Result<OrderState> OrderService::GetAsOf(std::string_view order_id, int64_t unix_ms) const {
+  auto events = ReadOrder(order_id);
+  if (!events.ok()) return events.status();
+  OrderState state;
+  state.id = *OrderId::Parse(order_id);
+  for (const auto& e : *events) {
+    if (e.timestamp_ms > unix_ms) break;
+    ORDERLOG_RETURN_IF_ERROR(ApplyEvent(&state, e.event, e.version, e.timestamp_ms));
+  }
+  if (state.version == 0) return Status::NotFound("Order did not exist yet at that time");
+  return state;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots
+
+void OrderService::AfterCommit(Position position) {
+  const uint64_t due = next_snapshot_at_.load(std::memory_order_relaxed);
+  if (due == 0 || position.value < due) return;
+  std::lock_guard lk(snap_mu_);
+  if (snap_running_ || snap_request_) return;  // one at a time; the next is due after it
+  next_snapshot_at_ = position.value + options_.snapshot_every;
+  snap_request_ = model_->Freeze();  // O(chunks): appends are not held up
+  snap_cv_.notify_one();
+}
+
+void OrderService::SnapshotLoop() {
+  std::unique_lock lk(snap_mu_);
+  for (;;) {
+    snap_cv_.wait(lk, [&] { return snap_stop_ || snap_request_ != nullptr; });
+    if (!snap_request_) break;
+    auto frozen = std::move(snap_request_);
+    snap_running_ = true;
+    lk.unlock();
+    Status s = WriteSnapshotNow(*frozen);
+    if (!s.ok()) Info("snapshot failed: " + s.ToString());
+    frozen.reset();
+    lk.lock();
+    snap_running_ = false;
+  }
+}
+
+Status OrderService::WriteSnapshotNow(const ReadModel::Frozen& frozen) {
+  std::lock_guard w(snap_write_mu_);
+  if (frozen.position().value <= last_snapshot_.load()) return Status::Ok();  // nothing new
+  Env* env = options_.log.env != nullptr ? options_.log.env : Env::Default();
+  auto written = WriteSnapshot(env, options_.data_dir, frozen);
+  if (!written.ok()) return written.status();
+  last_snapshot_ = frozen.position().value;
+  return PruneSnapshots(env, options_.data_dir);
+}
+
+Status OrderService::TakeSnapshot() {
+  auto frozen = model_->Freeze();
+  return WriteSnapshotNow(*frozen);
+}
+
+Status OrderService::Close() {
+  if (closed_) return Status::Ok();
+  closed_ = true;
+  Status log_status = log_ ? log_->Close() : Status::Ok();  // completes everything in flight
+  if (snap_thread_.joinable()) {
+    {
+      std::lock_guard lk(snap_mu_);
+      snap_stop_ = true;
+    }
+    snap_cv_.notify_one();
+    snap_thread_.join();
+  }
+  if (log_ && options_.snapshot_on_close && log_status.ok()) {
+    Status s = TakeSnapshot();
+    if (!s.ok()) Info("closing snapshot failed: " + s.ToString());
+  }
+  return log_status;
+}
+
+}  // namespace orderlog::domain

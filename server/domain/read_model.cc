@@ -1,0 +1,429 @@
+#include "server/domain/read_model.h"
+
+#include <cereal/archives/binary.hpp>
+#include <cereal/types/string.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <istream>
+#include <mutex>
+#include <ostream>
+#include <streambuf>
+
+namespace orderlog::domain {
+
+// Interned strings (customer ids, products, idempotency keys): id -> bytes and bytes -> id.
+struct ReadModel::StringPool {
+  std::vector<std::unique_ptr<char[]>> blocks;
+  size_t block_used = 0;
+  size_t block_size = 0;
+  size_t bytes = 0;
+  AppendOnly<std::string_view> strings;
+  std::unordered_map<std::string_view, uint32_t> ids;
+
+  uint32_t Intern(std::string_view s) {
+    if (auto it = ids.find(s); it != ids.end()) return it->second;
+    constexpr size_t kBlock = 1 << 20;
+    if (blocks.empty() || block_used + s.size() > block_size) {
+      block_size = std::max(kBlock, s.size());
+      blocks.push_back(std::make_unique<char[]>(block_size));
+      block_used = 0;
+      bytes += block_size;
+    }
+    char* dst = blocks.back().get() + block_used;
+    if (!s.empty()) std::memcpy(dst, s.data(), s.size());
+    block_used += s.size();
+    const std::string_view stable(dst, s.size());
+    const auto id = static_cast<uint32_t>(strings.size());
+    strings.PushBack(stable);
+    ids.emplace(stable, id);
+    return id;
+  }
+};
+
+// Derived lookups, rebuilt from the rows after a snapshot is loaded (never serialised).
+struct ReadModel::Indexes {
+  std::vector<uint32_t> id_slots;  // row + 1; 0 = empty
+  size_t id_count = 0;
+  std::array<std::vector<uint64_t>, kStatusCount> status_bits;
+  std::array<size_t, kStatusCount> status_count{};
+  std::vector<std::vector<uint32_t>> by_customer;  // pool id -> rows, ascending
+
+  static uint64_t Hash(const std::array<uint8_t, 16>& id) {
+    uint64_t a;
+    uint64_t b;
+    std::memcpy(&a, id.data(), 8);
+    std::memcpy(&b, id.data() + 8, 8);
+    return (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xD6E8FEB86659FD93ull;
+  }
+};
+
+ReadModel::Frozen::~Frozen() {
+  std::unique_lock lk(model_->mu_);
+  --model_->frozen_alive_;
+}
+
+ReadModel::ReadModel() : pool_(std::make_unique<StringPool>()), idx_(std::make_unique<Indexes>()) {
+  idx_->id_slots.resize(1024);
+}
+
+ReadModel::~ReadModel() = default;
+
+uint32_t ReadModel::Intern(std::string_view s) {
+  return pool_->Intern(s);
+}
+std::string_view ReadModel::StringAt(uint32_t id) const {
+  return pool_->strings[id];
+}
+
+OrderState ReadModel::ToState(const OrderRow& row) const {
+  OrderState s;
+  s.id.bytes = row.id;
+  s.customer_id = std::string(StringAt(row.customer));
+  s.product = std::string(StringAt(row.product));
+  s.quantity = row.quantity;
+  s.status = static_cast<OrderStatus>(row.status);
+  s.version = row.version;
+  s.created_at_ms = row.created_at_ms;
+  s.updated_at_ms = row.updated_at_ms;
+  return s;
+}
+
+std::optional<uint32_t> ReadModel::FindRow(const std::array<uint8_t, 16>& id) const {
+  const auto& slots = idx_->id_slots;
+  const size_t mask = slots.size() - 1;
+  for (size_t i = Indexes::Hash(id) & mask;; i = (i + 1) & mask) {
+    const uint32_t v = slots[i];
+    if (v == 0) return std::nullopt;
+    if (rows_[v - 1].id == id) return v - 1;
+  }
+}
+
+void ReadModel::IndexNewRow(uint32_t row) {
+  Indexes& x = *idx_;
+  if ((x.id_count + 1) * 4 > x.id_slots.size() * 3) {  // keep the id table under 3/4 full
+    std::vector<uint32_t> bigger(x.id_slots.size() * 2);
+    const size_t mask = bigger.size() - 1;
+    for (uint32_t v : x.id_slots) {
+      if (v == 0) continue;
+      size_t i = Indexes::Hash(rows_[v - 1].id) & mask;
+      while (bigger[i] != 0) i = (i + 1) & mask;
+      bigger[i] = v;
+    }
+    x.id_slots.swap(bigger);
+  }
+  const OrderRow& r = rows_[row];
+  const size_t mask = x.id_slots.size() - 1;
+  size_t i = Indexes::Hash(r.id) & mask;
+  while (x.id_slots[i] != 0) i = (i + 1) & mask;
+  x.id_slots[i] = row + 1;
+  ++x.id_count;
+
+  for (auto& bits : x.status_bits) {
+    if (bits.size() <= row / 64) bits.resize(row / 64 + 1 + bits.size() / 2);
+  }
+  x.status_bits[r.status][row / 64] |= uint64_t{1} << (row % 64);
+  ++x.status_count[r.status];
+  if (x.by_customer.size() <= r.customer) x.by_customer.resize(r.customer + 1);
+  x.by_customer[r.customer].push_back(row);
+}
+
+Status ReadModel::Apply(const RecordView& rec) {
+  auto event = DecodeEvent(rec.type, rec.payload);
+  if (!event.ok()) {
+    return Status::Corruption("position " + std::to_string(rec.position.value) + ": " +
+                              event.status().message());
+  }
+  return Apply(rec.position, rec.stream, *event, rec.version.value, rec.timestamp_ms);
+}
+
+Status ReadModel::Apply(Position position, std::string_view order_id, const OrderEvent& event,
+                        uint64_t version, int64_t ts_ms) {
+  const auto id = OrderId::Parse(order_id);
+  auto bad = [&](const std::string& why) {
+    return Status::Corruption("position " + std::to_string(position.value) + " (order " +
+                              std::string(order_id) + "): " + why);
+  };
+  if (!id) return bad("stream id is not an order id");
+  std::unique_lock lk(mu_);
+  if (position <= position_)
+    return bad("position does not follow " + std::to_string(position_.value));
+  if (const auto* created = std::get_if<OrderCreated>(&event)) {
+    if (version != 1) return bad("OrderCreated with version " + std::to_string(version));
+    if (FindRow(id->bytes)) return bad("OrderCreated for an existing order");
+    OrderRow row;
+    row.id = id->bytes;
+    row.customer = Intern(created->customer_id);
+    row.product = Intern(created->product);
+    row.quantity = created->quantity;
+    row.version = 1;
+    row.created_at_ms = row.updated_at_ms = ts_ms;
+    row.status = static_cast<uint8_t>(OrderStatus::kProcessing);
+    const auto index = static_cast<uint32_t>(rows_.size());
+    rows_.PushBack(row);
+    IndexNewRow(index);
+    if (!created->idempotency_key.empty()) {
+      const uint32_t key = Intern(created->idempotency_key);
+      if (key_rows_.emplace(key, index).second) keys_.PushBack(KeyEntry{key, index});
+    }
+  } else {
+    const auto& changed = std::get<OrderStatusChanged>(event);
+    const auto found = FindRow(id->bytes);
+    if (!found) return bad("OrderStatusChanged for an unknown order");
+    const OrderRow& cur = rows_[*found];
+    if (version != cur.version + 1) {
+      return bad("version " + std::to_string(version) + " does not follow " +
+                 std::to_string(cur.version));
+    }
+    if (static_cast<uint8_t>(changed.old_status) != cur.status ||
+        !CanTransition(changed.old_status, changed.new_status)) {
+      return bad(std::string("illegal transition ") + StatusName(changed.old_status) + " -> " +
+                 StatusName(changed.new_status));
+    }
+    OrderRow& row = rows_.Mutable(*found, frozen_alive_ > 0);
+    auto& x = *idx_;
+    x.status_bits[row.status][*found / 64] &= ~(uint64_t{1} << (*found % 64));
+    --x.status_count[row.status];
+    row.status = static_cast<uint8_t>(changed.new_status);
+    x.status_bits[row.status][*found / 64] |= uint64_t{1} << (*found % 64);
+    ++x.status_count[row.status];
+    row.version = static_cast<uint32_t>(version);
+    row.updated_at_ms = ts_ms;
+  }
+  position_ = position;
+  return Status::Ok();
+}
+
+Position ReadModel::position() const {
+  std::shared_lock lk(mu_);
+  return position_;
+}
+
+std::optional<OrderState> ReadModel::Get(std::string_view order_id) const {
+  const auto id = OrderId::Parse(order_id);
+  if (!id) return std::nullopt;
+  std::shared_lock lk(mu_);
+  const auto row = FindRow(id->bytes);
+  if (!row) return std::nullopt;
+  return ToState(rows_[*row]);
+}
+
+size_t ReadModel::order_count() const {
+  std::shared_lock lk(mu_);
+  return rows_.size();
+}
+
+std::vector<OrderState> ReadModel::List(const ListFilter& filter, size_t offset, size_t limit,
+                                        size_t* total) const {
+  std::vector<OrderState> out;
+  std::shared_lock lk(mu_);
+  const Indexes& x = *idx_;
+  auto take = [&](uint32_t row, size_t* seen) {
+    if (*seen >= offset && out.size() < limit) out.push_back(ToState(rows_[row]));
+    ++*seen;
+  };
+  size_t seen = 0;
+  if (filter.customer_id) {
+    auto it = pool_->ids.find(*filter.customer_id);
+    if (it != pool_->ids.end() && it->second < x.by_customer.size()) {
+      for (uint32_t row : x.by_customer[it->second]) {
+        if (filter.status && rows_[row].status != static_cast<uint8_t>(*filter.status)) continue;
+        take(row, &seen);
+      }
+    }
+    *total = seen;
+  } else if (filter.status) {
+    const auto s = static_cast<size_t>(*filter.status);
+    *total = x.status_count[s];
+    const auto& bits = x.status_bits[s];
+    for (size_t w = 0; w < bits.size() && out.size() < limit; ++w) {
+      uint64_t word = bits[w];
+      const auto n = static_cast<size_t>(std::popcount(word));
+      if (seen + n <= offset) {  // skip whole words before the page
+        seen += n;
+        continue;
+      }
+      while (word != 0 && out.size() < limit) {
+        const auto bit = static_cast<uint32_t>(std::countr_zero(word));
+        word &= word - 1;
+        take(static_cast<uint32_t>(w * 64 + bit), &seen);
+      }
+    }
+  } else {
+    *total = rows_.size();
+    for (size_t row = offset; row < rows_.size() && out.size() < limit; ++row) {
+      out.push_back(ToState(rows_[row]));
+    }
+  }
+  return out;
+}
+
+std::optional<KeyedCreate> ReadModel::FindKey(std::string_view idempotency_key) const {
+  std::shared_lock lk(mu_);
+  auto it = pool_->ids.find(idempotency_key);
+  if (it == pool_->ids.end()) return std::nullopt;
+  auto row = key_rows_.find(it->second);
+  if (row == key_rows_.end()) return std::nullopt;
+  const OrderRow& r = rows_[row->second];
+  KeyedCreate k;
+  k.id.bytes = r.id;
+  k.customer_id = std::string(StringAt(r.customer));
+  k.product = std::string(StringAt(r.product));
+  k.quantity = r.quantity;
+  return k;
+}
+
+std::unique_ptr<ReadModel::Frozen> ReadModel::Freeze() const {
+  std::unique_lock lk(mu_);
+  auto f = std::make_unique<Frozen>(this);
+  ++frozen_alive_;
+  f->position_ = position_;
+  f->rows_ = rows_.Freeze();
+  f->strings_ = pool_->strings.Freeze();
+  f->keys_ = keys_.Freeze();
+  return f;
+}
+
+namespace {
+
+class StringSink : public std::streambuf {
+ public:
+  explicit StringSink(std::string* out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_->append(s, static_cast<size_t>(n));
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (c != traits_type::eof()) out_->push_back(static_cast<char>(c));
+    return c;
+  }
+
+ private:
+  std::string* out_;
+};
+
+class MemorySource : public std::streambuf {
+ public:
+  explicit MemorySource(std::string_view bytes) {
+    char* p = const_cast<char*>(bytes.data());  // NOLINT: read-only use
+    setg(p, p, p + bytes.size());
+  }
+};
+
+}  // namespace
+
+std::string ReadModel::Serialize(const Frozen& f) {
+  std::string out;
+  out.reserve(f.rows_.size * sizeof(OrderRow) + f.strings_.size * 24 + f.keys_.size * 8 + 64);
+  StringSink sink(&out);
+  std::ostream os(&sink);
+  cereal::BinaryOutputArchive ar(os);
+  ar(static_cast<uint64_t>(f.strings_.size));
+  for (size_t i = 0; i < f.strings_.size; ++i) {
+    const std::string_view s = f.strings_[i];
+    ar(static_cast<uint32_t>(s.size()));
+    ar(cereal::binary_data(s.data(), s.size()));
+  }
+  ar(static_cast<uint64_t>(f.rows_.size));
+  for (size_t start = 0; start < f.rows_.size; start += kChunkSize) {
+    const size_t n = std::min(kChunkSize, f.rows_.size - start);
+    ar(cereal::binary_data(&f.rows_[start], n * sizeof(OrderRow)));
+  }
+  ar(static_cast<uint64_t>(f.keys_.size));
+  for (size_t i = 0; i < f.keys_.size; ++i) ar(f.keys_[i].key, f.keys_[i].row);
+  return out;
+}
+
+Status ReadModel::Deserialize(std::string_view body, Position position) {
+  MemorySource src(body);
+  std::istream is(&src);
+  auto pool = std::make_unique<StringPool>();
+  CowChunks<OrderRow> rows;
+  std::vector<KeyEntry> keys;
+  try {
+    cereal::BinaryInputArchive ar(is);
+    uint64_t n = 0;
+    ar(n);
+    if (n > body.size()) return Status::Corruption("snapshot string count out of range");
+    std::string s;
+    for (uint64_t i = 0; i < n; ++i) {
+      uint32_t len = 0;
+      ar(len);
+      if (len > body.size()) return Status::Corruption("snapshot string length out of range");
+      s.resize(len);
+      ar(cereal::binary_data(s.data(), len));
+      if (pool->Intern(s) != i) return Status::Corruption("duplicate string in snapshot");
+    }
+    ar(n);
+    if (n > body.size() / sizeof(OrderRow))
+      return Status::Corruption("snapshot row count out of range");
+    OrderRow row;
+    for (uint64_t i = 0; i < n; ++i) {
+      ar(cereal::binary_data(&row, sizeof(row)));
+      if (row.customer >= pool->strings.size() || row.product >= pool->strings.size() ||
+          row.status >= kStatusCount || row.version == 0) {
+        return Status::Corruption("snapshot row " + std::to_string(i) + " out of range");
+      }
+      rows.PushBack(row);
+    }
+    ar(n);
+    if (n > rows.size()) return Status::Corruption("snapshot key count out of range");
+    keys.resize(n);
+    for (auto& k : keys) {
+      ar(k.key, k.row);
+      if (k.key >= pool->strings.size() || k.row >= rows.size()) {
+        return Status::Corruption("snapshot key out of range");
+      }
+    }
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("snapshot body is truncated or malformed: ") + e.what());
+  }
+  if (is.peek() != std::char_traits<char>::eof()) {
+    return Status::Corruption("trailing bytes after the snapshot body");
+  }
+  std::unique_lock lk(mu_);
+  if (frozen_alive_ > 0)
+    return Status::InvalidArgument("cannot load a snapshot while one is taken");
+  pool_ = std::move(pool);
+  rows_ = std::move(rows);
+  keys_.Clear();
+  key_rows_.clear();
+  for (const auto& k : keys) {
+    keys_.PushBack(k);
+    key_rows_.emplace(k.key, k.row);
+  }
+  position_ = position;
+  RebuildIndexes();
+  if (idx_->id_count != rows_.size()) {
+    return Status::Corruption("duplicate order id in snapshot");
+  }
+  return Status::Ok();
+}
+
+void ReadModel::RebuildIndexes() {
+  idx_ = std::make_unique<Indexes>();
+  size_t slots = 1024;
+  while (rows_.size() * 4 > slots * 3) slots *= 2;
+  idx_->id_slots.resize(slots);
+  for (auto& bits : idx_->status_bits) bits.resize(rows_.size() / 64 + 1);
+  for (uint32_t row = 0; row < rows_.size(); ++row) {
+    if (FindRow(rows_[row].id)) continue;  // duplicate: reported by the caller via id_count
+    IndexNewRow(row);
+  }
+}
+
+size_t ReadModel::MemoryUsage() const {
+  std::shared_lock lk(mu_);
+  size_t bytes = rows_.MemoryUsage() + pool_->bytes + pool_->strings.MemoryUsage() +
+                 pool_->ids.size() * 48 + pool_->ids.bucket_count() * 8 +
+                 idx_->id_slots.size() * sizeof(uint32_t);
+  for (const auto& bits : idx_->status_bits) bytes += bits.capacity() * 8;
+  for (const auto& v : idx_->by_customer) bytes += sizeof(v) + v.capacity() * sizeof(uint32_t);
+  bytes += keys_.MemoryUsage() + key_rows_.size() * 32 + key_rows_.bucket_count() * 8;
+  return bytes;
+}
+
+}  // namespace orderlog::domain
