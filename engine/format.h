@@ -43,7 +43,9 @@
 //   12 4  stream count s
 //   16 8  base position
 //   24 8  record count n
-//   32 4n record offsets within the segment file, u32
+//   32 4  streams whose first event is in this segment (sizes the stream table at open)
+//   36 4  reserved (0)
+//   40 4n record offsets within the segment file, u32
 //   .. 8n previous position of the same stream (0 = first event of the stream), u64
 //   .. s  stream entries: u16 id length, id bytes, u64 last position in this segment,
 //         u32 events in this segment
@@ -66,7 +68,7 @@ inline constexpr size_t kSegmentHeaderChecksummed = 24;
 inline constexpr size_t kRecordHeaderSize = 40;
 inline constexpr size_t kFooterSize = 40;
 inline constexpr size_t kFooterChecksummed = 32;
-inline constexpr size_t kIndexHeaderSize = 32;
+inline constexpr size_t kIndexHeaderSize = 40;
 
 // Offsets of the record header fields.
 inline constexpr size_t kRecChecksum = 0;

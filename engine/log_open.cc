@@ -2,6 +2,7 @@
 // active segment (the only one that is scanned).
 #include <algorithm>
 
+#include "engine/coding.h"
 #include "engine/log.h"
 #include "engine/log_internal.h"
 #include "engine/segment.h"
@@ -58,6 +59,20 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
     if (auto base = ParseSegmentFileName(name)) bases.push_back(*base);
   }
   std::sort(bases.begin(), bases.end());
+
+  // Size the stream table once (the .idx headers count the streams each segment starts, the
+  // active segment adds at most one per record), so loading millions of streams never rehashes.
+  uint64_t stream_bound = 0;
+  for (Position base : bases) {
+    auto idx = env->Open(JoinPath(dir, IndexFileName(base)), OpenMode::kReadOnly);
+    if (!idx.ok()) continue;
+    char head[f::kIndexHeaderSize];
+    size_t got = 0;
+    if ((*idx)->ReadAt(0, sizeof(head), head, &got).ok() && got == sizeof(head)) {
+      stream_bound += coding::Get<uint32_t>(head + 32);
+    }
+  }
+  log->streams_.Reserve(stream_bound);
 
   Position expected(1);
   for (size_t i = 0; i < bases.size(); ++i) {

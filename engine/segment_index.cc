@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/coding.h"
@@ -24,6 +25,8 @@ std::string EncodeSegmentIndex(Position base, const std::vector<uint32_t>& offse
   coding::Append<uint32_t>(&out, static_cast<uint32_t>(streams.size()));
   coding::Append<uint64_t>(&out, base.value);
   coding::Append<uint64_t>(&out, offsets.size());
+  coding::Append<uint32_t>(&out, static_cast<uint32_t>(std::count(prevs.begin(), prevs.end(), 0)));
+  coding::Append<uint32_t>(&out, 0);
   out.append(reinterpret_cast<const char*>(offsets.data()), offsets.size() * sizeof(uint32_t));
   out.append(reinterpret_cast<const char*>(prevs.data()), prevs.size() * sizeof(uint64_t));
   for (const auto& s : streams) {
@@ -55,6 +58,7 @@ Status DecodeSegmentIndex(std::string_view bytes, const std::string& file, Posit
   if (n != expected_count) return bad(24, "record count differs from the segment footer");
   size_t p = f::kIndexHeaderSize;
   if (n > (body - p) / 12) return bad(p, "record arrays overrun the file");
+  const uint32_t new_streams = Get<uint32_t>(bytes.data() + 32);
   const size_t arrays = p;
   p += n * 12;
   std::vector<SegmentStreamEntry> entries;
@@ -77,6 +81,10 @@ Status DecodeSegmentIndex(std::string_view bytes, const std::string& file, Posit
   }
   if (p != body) return bad(p, "trailing bytes in index");
   if (counted != n) return bad(p, "stream counts do not add up to the record count");
+  const auto* prev_bytes = bytes.data() + arrays + n * 4;
+  uint64_t firsts = 0;
+  for (uint64_t i = 0; i < n; ++i) firsts += Get<uint64_t>(prev_bytes + i * 8) == 0;
+  if (firsts != new_streams) return bad(32, "new-stream count does not match the links");
   offsets->resize(n);
   prevs->resize(n);
   std::memcpy(offsets->data(), bytes.data() + arrays, n * 4);

@@ -19,10 +19,12 @@ uint64_t StreamTable::Hash(std::string_view id) {
   return XXH3_64bits(id.data(), id.size());
 }
 
+// The slot index and the stored tag both come from the high 32 bits of the hash, so growing the
+// table never has to rehash (or even touch) the keys.
 size_t StreamTable::Probe(std::string_view id, uint64_t h) const {
   const size_t mask = slots_.size() - 1;
   const auto h32 = static_cast<uint32_t>(h >> 32);
-  for (size_t i = h & mask;; i = (i + 1) & mask) {
+  for (size_t i = h32 & mask;; i = (i + 1) & mask) {
     const Slot& s = slots_[i];
     if (s.key == nullptr) return i;
     if (s.hash == h32 && s.len == id.size() && std::memcmp(s.key, id.data(), id.size()) == 0) {
@@ -69,7 +71,7 @@ void StreamTable::Grow(size_t min_capacity) {
   const size_t mask = capacity - 1;
   for (const Slot& s : old) {
     if (s.key == nullptr) continue;
-    size_t i = Hash(std::string_view(s.key, s.len)) & mask;
+    size_t i = s.hash & mask;
     while (slots_[i].key != nullptr) i = (i + 1) & mask;
     slots_[i] = s;
   }

@@ -1,6 +1,7 @@
 // stream id -> (last position, current version), for every stream in the log.
 //
-// An open-addressing hash table (linear probing, power-of-two capacity) whose keys live in an
+// An open-addressing hash table (linear probing, power-of-two capacity, at most 2^32 slots) whose
+// keys live in an
 // append-only arena, so a key's string_view stays valid for the table's lifetime. About 32 bytes
 // a slot plus the key bytes: well under the 128 bytes per stream the index may cost.
 // Not synchronised: the log guards it with its index mutex.

@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -81,15 +82,16 @@ class RandomPool {
   size_t used_ = sizeof(buf_);
 };
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;  // upper case is not canonical
-}
+// Lower-case hex digit values; -1 for everything else (upper case is not canonical).
+constexpr std::array<int8_t, 256> kHex = [] {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<int8_t>(i);
+  for (int i = 0; i < 6; ++i) t['a' + i] = static_cast<int8_t>(10 + i);
+  return t;
+}();
 
-constexpr bool IsDashPosition(size_t i) {
-  return i == 8 || i == 13 || i == 18 || i == 23;
-}
+int HexValue(char c) { return kHex[static_cast<unsigned char>(c)]; }
 
 }  // namespace
 
@@ -103,21 +105,21 @@ OrderId OrderId::Random() {
 }
 
 std::optional<OrderId> OrderId::Parse(std::string_view text) {
-  if (text.size() != 36) return std::nullopt;
-  OrderId id;
-  size_t b = 0;
-  for (size_t i = 0; i < 36;) {
-    if (IsDashPosition(i)) {
-      if (text[i] != '-') return std::nullopt;
-      ++i;
-      continue;
-    }
-    const int hi = HexValue(text[i]);
-    const int lo = HexValue(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    id.bytes[b++] = static_cast<uint8_t>(hi << 4 | lo);
-    i += 2;
+  if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
+      text[23] != '-') {
+    return std::nullopt;
   }
+  // Offsets of the 16 hex pairs in "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".
+  static constexpr uint8_t kPairs[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+  OrderId id;
+  int bad = 0;
+  for (size_t b = 0; b < 16; ++b) {
+    const int hi = HexValue(text[kPairs[b]]);
+    const int lo = HexValue(text[kPairs[b] + 1]);
+    bad |= hi | lo;  // negative if any digit was not lower-case hex
+    id.bytes[b] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  if (bad < 0) return std::nullopt;
   return id;
 }
 

@@ -132,35 +132,59 @@ Result<std::unique_ptr<OrderService>> OrderService::Open(const ServiceOptions& o
 
 Status OrderService::Start(StartupReport* report) {
   const auto t0 = Clock::now();
-  auto log = Log::Open(options_.data_dir, options_.log);
-  if (!log.ok()) return log.status();
-  log_ = std::move(log).value();
   Env* env = options_.log.env != nullptr ? options_.log.env : Env::Default();
-  const Position end = log_->committed_position();
-
-  // The newest snapshot that is valid and not ahead of the log; else the one before; else none.
-  for (const auto& snap : ListSnapshots(env, options_.data_dir)) {
-    std::string why;
-    if (!snap.status.ok()) {
-      why = snap.status.message();
-    } else if (snap.position > end) {
-      why = "it covers position " + std::to_string(snap.position.value) + " but the log ends at " +
-            std::to_string(end.value);
-    } else {
+  const auto snapshots = options_.load_snapshot ? ListSnapshots(env, options_.data_dir)
+                                                : std::vector<SnapshotInfo>{};
+  // Loading the snapshot and opening the log are independent: do them on both cores.
+  struct Attempt {
+    size_t index;
+    std::unique_ptr<ReadModel> model;
+    Position position;
+    double seconds = 0;
+  };
+  std::vector<std::pair<size_t, std::string>> refused;  // snapshot index, why
+  auto try_load = [&](size_t from, Position limit) -> std::optional<Attempt> {
+    for (size_t i = from; i < snapshots.size(); ++i) {
+      const SnapshotInfo& snap = snapshots[i];
+      if (!snap.status.ok()) {
+        refused.emplace_back(i, snap.status.message());
+        continue;
+      }
+      if (snap.position > limit) {
+        refused.emplace_back(i, "it covers position " + std::to_string(snap.position.value) +
+                                    " but the log ends at " + std::to_string(limit.value));
+        continue;
+      }
       const auto t_load = Clock::now();
       auto fresh = std::make_unique<ReadModel>();
       auto loaded = LoadSnapshot(env, snap.path, fresh.get());
-      if (loaded.ok()) {
-        model_ = std::move(fresh);
-        report->snapshot_position = *loaded;
-        report->snapshot_path = snap.path;
-        report->snapshot_load_seconds = SecondsSince(t_load);
-        break;
-      }
-      why = loaded.status().message();
+      if (loaded.ok()) return Attempt{i, std::move(fresh), *loaded, SecondsSince(t_load)};
+      refused.emplace_back(i, loaded.status().message());
     }
-    Info("skipping snapshot " + snap.path + ": " + why);
-    report->skipped_snapshots.push_back(snap.path + ": " + why);
+    return std::nullopt;
+  };
+  std::optional<Attempt> chosen;
+  std::thread loader([&] { chosen = try_load(0, Position(UINT64_MAX)); });
+  auto log = Log::Open(options_.data_dir, options_.log);
+  loader.join();
+  if (!log.ok()) return log.status();
+  log_ = std::move(log).value();
+  const Position end = log_->committed_position();
+  if (chosen && chosen->position > end) {  // rare: the log lost its tail; try older ones
+    refused.emplace_back(chosen->index, "it covers position " +
+                                            std::to_string(chosen->position.value) +
+                                            " but the log ends at " + std::to_string(end.value));
+    chosen = try_load(chosen->index + 1, end);
+  }
+  for (const auto& [i, why] : refused) {
+    Info("skipping snapshot " + snapshots[i].path + ": " + why);
+    report->skipped_snapshots.push_back(snapshots[i].path + ": " + why);
+  }
+  if (chosen) {
+    model_ = std::move(chosen->model);
+    report->snapshot_position = chosen->position;
+    report->snapshot_path = snapshots[chosen->index].path;
+    report->snapshot_load_seconds = chosen->seconds;
   }
   last_snapshot_ = report->snapshot_position.value;
 

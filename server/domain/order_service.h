@@ -31,6 +31,7 @@ struct ServiceOptions {
   LogOptions log;
   uint64_t snapshot_every = 100'000;  // events between snapshots; 0: only at shutdown
   bool snapshot_on_close = true;
+  bool load_snapshot = true;  // false: ignore snapshots at start-up, replay the whole log
   // Start-up and snapshot messages (progress of long replays, skipped snapshots). Default: stderr.
   std::function<void(const std::string&)> info;
 };

@@ -2,6 +2,7 @@
 
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <bit>
@@ -13,6 +14,37 @@
 
 namespace orderlog::domain {
 
+// Open-addressing slots shared by the two hash tables of the model: the value (+1, 0 = empty)
+// and a 32-bit tag from the hash. The slot index comes from the tag too, so growing never
+// rehashes or touches the values, and a probe rarely dereferences a value that is not the one.
+struct TaggedSlot {
+  uint32_t value1 = 0;
+  uint32_t tag = 0;
+};
+
+template <typename Equal>
+size_t ProbeTagged(const std::vector<TaggedSlot>& slots, uint32_t tag, Equal&& equal) {
+  const size_t mask = slots.size() - 1;
+  for (size_t i = tag & mask;; i = (i + 1) & mask) {
+    const TaggedSlot& s = slots[i];
+    if (s.value1 == 0 || (s.tag == tag && equal(s.value1 - 1))) return i;
+  }
+}
+
+// Doubles the table when it would pass half full.
+void GrowTagged(std::vector<TaggedSlot>* slots, size_t count) {
+  if ((count + 1) * 2 <= slots->size()) return;
+  std::vector<TaggedSlot> bigger(slots->size() * 2);
+  const size_t mask = bigger.size() - 1;
+  for (const TaggedSlot& s : *slots) {
+    if (s.value1 == 0) continue;
+    size_t i = s.tag & mask;
+    while (bigger[i].value1 != 0) i = (i + 1) & mask;
+    bigger[i] = s;
+  }
+  slots->swap(bigger);
+}
+
 // Interned strings (customer ids, products, idempotency keys): id -> bytes and bytes -> id.
 struct ReadModel::StringPool {
   std::vector<std::unique_ptr<char[]>> blocks;
@@ -20,10 +52,24 @@ struct ReadModel::StringPool {
   size_t block_size = 0;
   size_t bytes = 0;
   AppendOnly<std::string_view> strings;
-  std::unordered_map<std::string_view, uint32_t> ids;
+  std::vector<TaggedSlot> slots = std::vector<TaggedSlot>(1024);
 
+  static uint32_t Tag(std::string_view s) {
+    return static_cast<uint32_t>(XXH3_64bits(s.data(), s.size()) >> 32);
+  }
+  std::optional<uint32_t> Find(std::string_view s) const {
+    const uint32_t tag = Tag(s);
+    const TaggedSlot& slot = slots[ProbeTagged(slots, tag, [&](uint32_t id) { return strings[id] == s; })];
+    if (slot.value1 == 0) return std::nullopt;
+    return slot.value1 - 1;
+  }
   uint32_t Intern(std::string_view s) {
-    if (auto it = ids.find(s); it != ids.end()) return it->second;
+    const uint32_t tag = Tag(s);
+    auto equal = [&](uint32_t id) { return strings[id] == s; };
+    size_t i = ProbeTagged(slots, tag, equal);
+    if (slots[i].value1 != 0) return slots[i].value1 - 1;
+    GrowTagged(&slots, strings.size());
+    i = ProbeTagged(slots, tag, equal);
     constexpr size_t kBlock = 1 << 20;
     if (blocks.empty() || block_used + s.size() > block_size) {
       block_size = std::max(kBlock, s.size());
@@ -34,28 +80,27 @@ struct ReadModel::StringPool {
     char* dst = blocks.back().get() + block_used;
     if (!s.empty()) std::memcpy(dst, s.data(), s.size());
     block_used += s.size();
-    const std::string_view stable(dst, s.size());
     const auto id = static_cast<uint32_t>(strings.size());
-    strings.PushBack(stable);
-    ids.emplace(stable, id);
+    strings.PushBack(std::string_view(dst, s.size()));
+    slots[i] = TaggedSlot{id + 1, tag};
     return id;
   }
 };
 
 // Derived lookups, rebuilt from the rows after a snapshot is loaded (never serialised).
 struct ReadModel::Indexes {
-  std::vector<uint32_t> id_slots;  // row + 1; 0 = empty
+  std::vector<TaggedSlot> id_slots = std::vector<TaggedSlot>(1024);  // order id -> row
   size_t id_count = 0;
   std::array<std::vector<uint64_t>, kStatusCount> status_bits;
   std::array<size_t, kStatusCount> status_count{};
   std::vector<std::vector<uint32_t>> by_customer;  // pool id -> rows, ascending
 
-  static uint64_t Hash(const std::array<uint8_t, 16>& id) {
+  static uint32_t Tag(const std::array<uint8_t, 16>& id) {
     uint64_t a;
     uint64_t b;
     std::memcpy(&a, id.data(), 8);
     std::memcpy(&b, id.data() + 8, 8);
-    return (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xD6E8FEB86659FD93ull;
+    return static_cast<uint32_t>(((a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xD6E8FEB86659FD93ull) >> 32);
   }
 };
 
@@ -64,9 +109,7 @@ ReadModel::Frozen::~Frozen() {
   --model_->frozen_alive_;
 }
 
-ReadModel::ReadModel() : pool_(std::make_unique<StringPool>()), idx_(std::make_unique<Indexes>()) {
-  idx_->id_slots.resize(1024);
-}
+ReadModel::ReadModel() : pool_(std::make_unique<StringPool>()), idx_(std::make_unique<Indexes>()) {}
 
 ReadModel::~ReadModel() = default;
 
@@ -92,32 +135,21 @@ OrderState ReadModel::ToState(const OrderRow& row) const {
 
 std::optional<uint32_t> ReadModel::FindRow(const std::array<uint8_t, 16>& id) const {
   const auto& slots = idx_->id_slots;
-  const size_t mask = slots.size() - 1;
-  for (size_t i = Indexes::Hash(id) & mask;; i = (i + 1) & mask) {
-    const uint32_t v = slots[i];
-    if (v == 0) return std::nullopt;
-    if (rows_[v - 1].id == id) return v - 1;
-  }
+  const TaggedSlot& s =
+      slots[ProbeTagged(slots, Indexes::Tag(id), [&](uint32_t row) { return rows_[row].id == id; })];
+  if (s.value1 == 0) return std::nullopt;
+  return s.value1 - 1;
 }
 
-void ReadModel::IndexNewRow(uint32_t row) {
+// Adds a new row to the indexes; false if its id is already there (the row is then not indexed).
+bool ReadModel::IndexNewRow(uint32_t row) {
   Indexes& x = *idx_;
-  if ((x.id_count + 1) * 4 > x.id_slots.size() * 3) {  // keep the id table under 3/4 full
-    std::vector<uint32_t> bigger(x.id_slots.size() * 2);
-    const size_t mask = bigger.size() - 1;
-    for (uint32_t v : x.id_slots) {
-      if (v == 0) continue;
-      size_t i = Indexes::Hash(rows_[v - 1].id) & mask;
-      while (bigger[i] != 0) i = (i + 1) & mask;
-      bigger[i] = v;
-    }
-    x.id_slots.swap(bigger);
-  }
   const OrderRow& r = rows_[row];
-  const size_t mask = x.id_slots.size() - 1;
-  size_t i = Indexes::Hash(r.id) & mask;
-  while (x.id_slots[i] != 0) i = (i + 1) & mask;
-  x.id_slots[i] = row + 1;
+  const uint32_t tag = Indexes::Tag(r.id);
+  auto same = [&](uint32_t other) { return rows_[other].id == r.id; };
+  if (x.id_slots[ProbeTagged(x.id_slots, tag, same)].value1 != 0) return false;
+  GrowTagged(&x.id_slots, x.id_count);
+  x.id_slots[ProbeTagged(x.id_slots, tag, same)] = TaggedSlot{row + 1, tag};
   ++x.id_count;
 
   for (auto& bits : x.status_bits) {
@@ -127,6 +159,7 @@ void ReadModel::IndexNewRow(uint32_t row) {
   ++x.status_count[r.status];
   if (x.by_customer.size() <= r.customer) x.by_customer.resize(r.customer + 1);
   x.by_customer[r.customer].push_back(row);
+  return true;
 }
 
 Status ReadModel::Apply(const RecordView& rec) {
@@ -162,7 +195,7 @@ Status ReadModel::Apply(Position position, std::string_view order_id, const Orde
     row.status = static_cast<uint8_t>(OrderStatus::kProcessing);
     const auto index = static_cast<uint32_t>(rows_.size());
     rows_.PushBack(row);
-    IndexNewRow(index);
+    IndexNewRow(index);  // cannot be a duplicate: FindRow said so above
     if (!created->idempotency_key.empty()) {
       const uint32_t key = Intern(created->idempotency_key);
       if (key_rows_.emplace(key, index).second) keys_.PushBack(KeyEntry{key, index});
@@ -225,9 +258,9 @@ std::vector<OrderState> ReadModel::List(const ListFilter& filter, size_t offset,
   };
   size_t seen = 0;
   if (filter.customer_id) {
-    auto it = pool_->ids.find(*filter.customer_id);
-    if (it != pool_->ids.end() && it->second < x.by_customer.size()) {
-      for (uint32_t row : x.by_customer[it->second]) {
+    const auto customer = pool_->Find(*filter.customer_id);
+    if (customer && *customer < x.by_customer.size()) {
+      for (uint32_t row : x.by_customer[*customer]) {
         if (filter.status && rows_[row].status != static_cast<uint8_t>(*filter.status)) continue;
         take(row, &seen);
       }
@@ -261,9 +294,9 @@ std::vector<OrderState> ReadModel::List(const ListFilter& filter, size_t offset,
 
 std::optional<KeyedCreate> ReadModel::FindKey(std::string_view idempotency_key) const {
   std::shared_lock lk(mu_);
-  auto it = pool_->ids.find(idempotency_key);
-  if (it == pool_->ids.end()) return std::nullopt;
-  auto row = key_rows_.find(it->second);
+  const auto key = pool_->Find(idempotency_key);
+  if (!key) return std::nullopt;
+  auto row = key_rows_.find(*key);
   if (row == key_rows_.end()) return std::nullopt;
   const OrderRow& r = rows_[row->second];
   KeyedCreate k;
@@ -406,20 +439,19 @@ Status ReadModel::Deserialize(std::string_view body, Position position) {
 void ReadModel::RebuildIndexes() {
   idx_ = std::make_unique<Indexes>();
   size_t slots = 1024;
-  while (rows_.size() * 4 > slots * 3) slots *= 2;
+  while (rows_.size() * 2 > slots) slots *= 2;
   idx_->id_slots.resize(slots);
   for (auto& bits : idx_->status_bits) bits.resize(rows_.size() / 64 + 1);
   for (uint32_t row = 0; row < rows_.size(); ++row) {
-    if (FindRow(rows_[row].id)) continue;  // duplicate: reported by the caller via id_count
-    IndexNewRow(row);
+    (void)IndexNewRow(row);  // a duplicate is left out: the caller sees id_count < rows
   }
 }
 
 size_t ReadModel::MemoryUsage() const {
   std::shared_lock lk(mu_);
   size_t bytes = rows_.MemoryUsage() + pool_->bytes + pool_->strings.MemoryUsage() +
-                 pool_->ids.size() * 48 + pool_->ids.bucket_count() * 8 +
-                 idx_->id_slots.size() * sizeof(uint32_t);
+                 pool_->slots.size() * sizeof(TaggedSlot) +
+                 idx_->id_slots.size() * sizeof(TaggedSlot);
   for (const auto& bits : idx_->status_bits) bytes += bits.capacity() * 8;
   for (const auto& v : idx_->by_customer) bytes += sizeof(v) + v.capacity() * sizeof(uint32_t);
   bytes += keys_.MemoryUsage() + key_rows_.size() * 32 + key_rows_.bucket_count() * 8;

@@ -115,7 +115,7 @@ class ReadModel {
   std::string_view StringAt(uint32_t id) const;
   OrderState ToState(const OrderRow& row) const;
   std::optional<uint32_t> FindRow(const std::array<uint8_t, 16>& id) const;
-  void IndexNewRow(uint32_t row);
+  bool IndexNewRow(uint32_t row);
   void RebuildIndexes();
 
   mutable std::shared_mutex mu_;

@@ -88,6 +88,8 @@ TEST(FormatGoldenTest, SegmentIndex) {
             "01000000"                          // 1 stream
             "0700000000000000"                  // base 7
             "0200000000000000"                  // 2 records
+            "01000000"                          // 1 stream starts in this segment
+            "00000000"                          // reserved
             "2000000051000000"                  // offsets 32, 81
             "00000000000000000700000000000000"  // prevs 0, 7
             "0200"
