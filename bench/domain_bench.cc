@@ -63,9 +63,10 @@ std::string BuildOrderLog(uint64_t events) {
       } else {
         const size_t i = rng() % live.size();
         Live& o = live[i];
-        OrderStatus next = o.status == OrderStatus::kProcessing
-                               ? (o.remaining == 1 ? OrderStatus::kCancelled : OrderStatus::kShipped)
-                               : OrderStatus::kDelivered;
+        OrderStatus next =
+            o.status == OrderStatus::kProcessing
+                ? (o.remaining == 1 ? OrderStatus::kCancelled : OrderStatus::kShipped)
+                : OrderStatus::kDelivered;
         submit(o.id, EventType::kOrderStatusChanged,
                domain::EncodeEvent(domain::OrderStatusChanged{o.status, next}));
         o.status = next;
@@ -118,10 +119,12 @@ void BM_Restart(benchmark::State& state) {
   state.counters["orders"] = static_cast<double>(orders);
   state.counters["replayed"] = static_cast<double>(report.events_replayed);
   state.counters["replay_events_per_s"] =
-      report.replay_seconds > 0 ? static_cast<double>(report.events_replayed) / report.replay_seconds
-                                : 0;
+      report.replay_seconds > 0
+          ? static_cast<double>(report.events_replayed) / report.replay_seconds
+          : 0;
   state.counters["snapshot_load_s"] = report.snapshot_load_seconds;
-  state.counters["model_B_per_order"] = static_cast<double>(model_bytes) / static_cast<double>(orders);
+  state.counters["model_B_per_order"] =
+      static_cast<double>(model_bytes) / static_cast<double>(orders);
 }
 BENCHMARK(BM_Restart)
     ->ArgNames({"events", "snapshot"})
@@ -145,15 +148,16 @@ void BM_SnapshotWrite(benchmark::State& state) {
   for (auto _ : state) {
     const auto t0 = Clock::now();
     auto frozen = svc->model().Freeze();
-    freeze_us = std::max(freeze_us,
-                         std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    freeze_us =
+        std::max(freeze_us, std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     auto written = domain::WriteSnapshot(Env::Default(), out, *frozen);
     if (!written.ok()) state.SkipWithError(written.status().ToString().c_str());
     bytes = written.ok() ? *written : 0;
   }
   state.counters["freeze_us_max"] = freeze_us;
   state.counters["snapshot_MB"] = static_cast<double>(bytes) / 1e6;
-  state.counters["B_per_order"] = static_cast<double>(bytes) / static_cast<double>(svc->order_count());
+  state.counters["B_per_order"] =
+      static_cast<double>(bytes) / static_cast<double>(svc->order_count());
 }
 BENCHMARK(BM_SnapshotWrite)
     ->ArgNames({"events"})

@@ -91,7 +91,9 @@ constexpr std::array<int8_t, 256> kHex = [] {
   return t;
 }();
 
-int HexValue(char c) { return kHex[static_cast<unsigned char>(c)]; }
+int HexValue(char c) {
+  return kHex[static_cast<unsigned char>(c)];
+}
 
 }  // namespace
 

@@ -133,8 +133,8 @@ Result<std::unique_ptr<OrderService>> OrderService::Open(const ServiceOptions& o
 Status OrderService::Start(StartupReport* report) {
   const auto t0 = Clock::now();
   Env* env = options_.log.env != nullptr ? options_.log.env : Env::Default();
-  const auto snapshots = options_.load_snapshot ? ListSnapshots(env, options_.data_dir)
-                                                : std::vector<SnapshotInfo>{};
+  const auto snapshots =
+      options_.load_snapshot ? ListSnapshots(env, options_.data_dir) : std::vector<SnapshotInfo>{};
   // Loading the snapshot and opening the log are independent: do them on both cores.
   struct Attempt {
     size_t index;
@@ -191,25 +191,19 @@ Status OrderService::Start(StartupReport* report) {
   // Replay the tail of the log.
   const auto t_replay = Clock::now();
   auto last_progress = t_replay;
+  const uint64_t to_replay = end.value - model_->position().value;
   uint64_t replayed = 0;
-  Status apply_status;
-  Status scan = log_->Scan(report->snapshot_position, [&](const RecordView& rec) {
-    apply_status = model_->Apply(rec);
-    if (!apply_status.ok()) return false;
-    if ((++replayed & 0xffff) == 0 && Clock::now() - last_progress > std::chrono::seconds(1)) {
-      last_progress = Clock::now();
-      const double secs = SecondsSince(t_replay);
-      char buf[160];
-      std::snprintf(buf, sizeof(buf), "replaying: %llu of %llu events, %.0f events/s",
-                    static_cast<unsigned long long>(replayed),
-                    static_cast<unsigned long long>(end.value - report->snapshot_position.value),
-                    static_cast<double>(replayed) / secs);
-      Info(buf);
-    }
-    return true;
-  });
-  ORDERLOG_RETURN_IF_ERROR(scan);
-  ORDERLOG_RETURN_IF_ERROR(apply_status);
+  ORDERLOG_RETURN_IF_ERROR(model_->Replay(*log_, [&](uint64_t n) {
+    replayed = n;
+    if (Clock::now() - last_progress < std::chrono::seconds(1)) return;
+    last_progress = Clock::now();
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "replaying: %llu of %llu events, %.0f events/s",
+                  static_cast<unsigned long long>(n), static_cast<unsigned long long>(to_replay),
+                  static_cast<double>(n) / SecondsSince(t_replay));
+    Info(buf);
+  }));
+  replayed = model_->position().value - report->snapshot_position.value;
   report->events_replayed = replayed;
   report->replay_seconds = SecondsSince(t_replay);
   report->total_seconds = SecondsSince(t0);

@@ -1,8 +1,8 @@
 #include "server/domain/read_model.h"
 
+#include <xxhash.h>
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <bit>
@@ -59,7 +59,8 @@ struct ReadModel::StringPool {
   }
   std::optional<uint32_t> Find(std::string_view s) const {
     const uint32_t tag = Tag(s);
-    const TaggedSlot& slot = slots[ProbeTagged(slots, tag, [&](uint32_t id) { return strings[id] == s; })];
+    const TaggedSlot& slot =
+        slots[ProbeTagged(slots, tag, [&](uint32_t id) { return strings[id] == s; })];
     if (slot.value1 == 0) return std::nullopt;
     return slot.value1 - 1;
   }
@@ -135,23 +136,26 @@ OrderState ReadModel::ToState(const OrderRow& row) const {
 
 std::optional<uint32_t> ReadModel::FindRow(const std::array<uint8_t, 16>& id) const {
   const auto& slots = idx_->id_slots;
-  const TaggedSlot& s =
-      slots[ProbeTagged(slots, Indexes::Tag(id), [&](uint32_t row) { return rows_[row].id == id; })];
+  const TaggedSlot& s = slots[ProbeTagged(slots, Indexes::Tag(id),
+                                          [&](uint32_t row) { return rows_[row].id == id; })];
   if (s.value1 == 0) return std::nullopt;
   return s.value1 - 1;
 }
 
-// Adds a new row to the indexes; false if its id is already there (the row is then not indexed).
-bool ReadModel::IndexNewRow(uint32_t row) {
+// The id-table slot where `id` is, or where it would go (after making room for one more).
+size_t ReadModel::IdSlotFor(const std::array<uint8_t, 16>& id, uint32_t* tag) {
+  Indexes& x = *idx_;
+  GrowTagged(&x.id_slots, x.id_count);
+  *tag = Indexes::Tag(id);
+  return ProbeTagged(x.id_slots, *tag, [&](uint32_t row) { return rows_[row].id == id; });
+}
+
+// Indexes row (already in rows_) whose id goes into the empty id slot `slot`.
+void ReadModel::IndexRow(uint32_t row, size_t slot, uint32_t tag) {
   Indexes& x = *idx_;
   const OrderRow& r = rows_[row];
-  const uint32_t tag = Indexes::Tag(r.id);
-  auto same = [&](uint32_t other) { return rows_[other].id == r.id; };
-  if (x.id_slots[ProbeTagged(x.id_slots, tag, same)].value1 != 0) return false;
-  GrowTagged(&x.id_slots, x.id_count);
-  x.id_slots[ProbeTagged(x.id_slots, tag, same)] = TaggedSlot{row + 1, tag};
+  x.id_slots[slot] = TaggedSlot{row + 1, tag};
   ++x.id_count;
-
   for (auto& bits : x.status_bits) {
     if (bits.size() <= row / 64) bits.resize(row / 64 + 1 + bits.size() / 2);
   }
@@ -159,7 +163,6 @@ bool ReadModel::IndexNewRow(uint32_t row) {
   ++x.status_count[r.status];
   if (x.by_customer.size() <= r.customer) x.by_customer.resize(r.customer + 1);
   x.by_customer[r.customer].push_back(row);
-  return true;
 }
 
 Status ReadModel::Apply(const RecordView& rec) {
@@ -173,18 +176,45 @@ Status ReadModel::Apply(const RecordView& rec) {
 
 Status ReadModel::Apply(Position position, std::string_view order_id, const OrderEvent& event,
                         uint64_t version, int64_t ts_ms) {
-  const auto id = OrderId::Parse(order_id);
+  std::unique_lock lk(mu_);
+  return ApplyLocked(position, order_id, event, version, ts_ms);
+}
+
+Status ReadModel::Replay(const Log& log, const std::function<void(uint64_t)>& progress) {
+  std::unique_lock lk(mu_);  // start-up: nobody reads yet, so hold it throughout
+  Status applied;
+  uint64_t n = 0;
+  Status scan = log.Scan(position_, [&](const RecordView& rec) {
+    auto event = DecodeEvent(rec.type, rec.payload);
+    if (!event.ok()) {
+      applied = Status::Corruption("position " + std::to_string(rec.position.value) + ": " +
+                                   event.status().message());
+      return false;
+    }
+    applied = ApplyLocked(rec.position, rec.stream, *event, rec.version.value, rec.timestamp_ms);
+    if ((++n & 0xffff) == 0 && progress) progress(n);
+    return applied.ok();
+  });
+  ORDERLOG_RETURN_IF_ERROR(scan);
+  return applied;
+}
+
+Status ReadModel::ApplyLocked(Position position, std::string_view order_id, const OrderEvent& event,
+                              uint64_t version, int64_t ts_ms) {
   auto bad = [&](const std::string& why) {
     return Status::Corruption("position " + std::to_string(position.value) + " (order " +
                               std::string(order_id) + "): " + why);
   };
+  const auto id = OrderId::Parse(order_id);
   if (!id) return bad("stream id is not an order id");
-  std::unique_lock lk(mu_);
-  if (position <= position_)
+  if (position <= position_) {
     return bad("position does not follow " + std::to_string(position_.value));
+  }
   if (const auto* created = std::get_if<OrderCreated>(&event)) {
     if (version != 1) return bad("OrderCreated with version " + std::to_string(version));
-    if (FindRow(id->bytes)) return bad("OrderCreated for an existing order");
+    uint32_t tag = 0;
+    const size_t slot = IdSlotFor(id->bytes, &tag);
+    if (idx_->id_slots[slot].value1 != 0) return bad("OrderCreated for an existing order");
     OrderRow row;
     row.id = id->bytes;
     row.customer = Intern(created->customer_id);
@@ -195,7 +225,7 @@ Status ReadModel::Apply(Position position, std::string_view order_id, const Orde
     row.status = static_cast<uint8_t>(OrderStatus::kProcessing);
     const auto index = static_cast<uint32_t>(rows_.size());
     rows_.PushBack(row);
-    IndexNewRow(index);  // cannot be a duplicate: FindRow said so above
+    IndexRow(index, slot, tag);
     if (!created->idempotency_key.empty()) {
       const uint32_t key = Intern(created->idempotency_key);
       if (key_rows_.emplace(key, index).second) keys_.PushBack(KeyEntry{key, index});
@@ -443,7 +473,10 @@ void ReadModel::RebuildIndexes() {
   idx_->id_slots.resize(slots);
   for (auto& bits : idx_->status_bits) bits.resize(rows_.size() / 64 + 1);
   for (uint32_t row = 0; row < rows_.size(); ++row) {
-    (void)IndexNewRow(row);  // a duplicate is left out: the caller sees id_count < rows
+    uint32_t tag = 0;
+    const size_t slot = IdSlotFor(rows_[row].id, &tag);
+    if (idx_->id_slots[slot].value1 == 0) IndexRow(row, slot, tag);
+    // a duplicate is left out: the caller sees id_count < rows
   }
 }
 

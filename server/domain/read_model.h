@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -16,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/log.h"
 #include "engine/record.h"
 #include "engine/status.h"
 #include "server/domain/chunked.h"
@@ -89,6 +91,9 @@ class ReadModel {
   // Folds a decoded event (the committer knows it already: no decoding on the hot path).
   Status Apply(Position position, std::string_view order_id, const OrderEvent& event,
                uint64_t version, int64_t ts_ms);
+  // Folds every committed record of the log after position() (start-up replay). progress is
+  // called every 65,536 events with the count so far.
+  Status Replay(const Log& log, const std::function<void(uint64_t)>& progress);
   Position position() const;
 
   std::optional<OrderState> Get(std::string_view order_id) const;
@@ -115,7 +120,10 @@ class ReadModel {
   std::string_view StringAt(uint32_t id) const;
   OrderState ToState(const OrderRow& row) const;
   std::optional<uint32_t> FindRow(const std::array<uint8_t, 16>& id) const;
-  bool IndexNewRow(uint32_t row);
+  size_t IdSlotFor(const std::array<uint8_t, 16>& id, uint32_t* tag);
+  void IndexRow(uint32_t row, size_t slot, uint32_t tag);
+  Status ApplyLocked(Position position, std::string_view order_id, const OrderEvent& event,
+                     uint64_t version, int64_t ts_ms);
   void RebuildIndexes();
 
   mutable std::shared_mutex mu_;
