@@ -1,0 +1,37 @@
+// /events/ — the global feed.
+#include "server/http/api.h"
+#include "server/http/json_out.h"
+
+namespace orderlog::http {
+
+void Api::Feed(const Request& req, Writer& rw, RequestContext& ctx) {
+  constexpr uint64_t kDefaultLimit = 1000;
+  constexpr uint64_t kMaxLimit = 10'000;
+  uint64_t after = 0;
+  uint64_t limit = kDefaultLimit;
+  if (auto a = QueryParam(req, "after")) {
+    auto n = ParseCount(*a);
+    if (!n) {
+      ReplyError(rw, ctx, *metrics_, 422, "after must be a non-negative integer");
+      return;
+    }
+    after = *n;
+  }
+  if (auto l = QueryParam(req, "limit")) {
+    auto n = ParseCount(*l);
+    if (!n) {
+      ReplyError(rw, ctx, *metrics_, 422, "limit must be a non-negative integer");
+      return;
+    }
+    limit = std::min(*n, kMaxLimit);
+  }
+  std::vector<domain::OrderEventRecord> events;
+  Status s = svc_->Feed(Position(after), limit, &events);
+  if (!s.ok()) {
+    ReplyStatus(rw, ctx, s);
+    return;
+  }
+  Reply(rw, ctx, *metrics_, 200, EventsJson(events, /*with_order_id=*/true));
+}
+
+}  // namespace orderlog::http

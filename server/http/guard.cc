@@ -1,0 +1,308 @@
+#include "server/http/guard.h"
+
+#include <pistache/peer.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "server/http/json_out.h"
+
+namespace orderlog::http {
+
+namespace {
+
+// Pistache's Http::Handler::onInput is private, so the guard cannot call it on itself; it hands
+// the bytes to an inner RouterHandler instead, which needs the transport the guard was given.
+// Tcp::Handler::transport_ is private too: this is the standard-sanctioned way to name a private
+// member (explicit instantiation is exempt from access checking, [temp.spec.general]/6).
+struct TransportMember {
+  using type = Pistache::Tcp::Transport* Pistache::Tcp::Handler::*;
+  friend type Get(TransportMember);
+};
+template <typename Tag, typename Tag::type M>
+struct Expose {
+  friend typename Tag::type Get(Tag) { return M; }
+};
+template struct Expose<TransportMember, &Pistache::Tcp::Handler::transport_>;
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+struct GuardedRouterHandler::Frame {
+  enum class State : unsigned char {
+    kHead,
+    kBody,
+    kChunkSize,
+    kChunkData,
+    kChunkCrlf,
+    kTrailer,
+    kClosed
+  };
+  State state = State::kHead;
+  std::string head;        // bytes of the request line and headers so far
+  uint64_t body_left = 0;  // kBody / kChunkData
+  uint64_t chunked_total = 0;
+  std::string line;  // chunk-size or trailer line so far
+  // From the current request's head.
+  std::string method;
+  std::string path;
+  std::string authorization;
+};
+
+GuardedRouterHandler::GuardedRouterHandler(std::shared_ptr<Pistache::Rest::Router> routes,
+                                           GuardLimits limits, Metrics* metrics)
+    : RouterHandler(routes),
+      router_(std::move(routes)),
+      limits_(std::move(limits)),
+      metrics_(metrics),
+      inner_(std::make_shared<Pistache::Rest::Private::RouterHandler>(router_)) {}
+
+std::shared_ptr<Pistache::Tcp::Handler> GuardedRouterHandler::clone() const {
+  auto copy = std::make_shared<GuardedRouterHandler>(*this);
+  copy->inner_ = std::make_shared<Pistache::Rest::Private::RouterHandler>(router_);
+  copy->inner_->setMaxRequestSize(getMaxRequestSize());
+  copy->inner_->setMaxResponseSize(getMaxResponseSize());
+  copy->inner_->setHeaderTimeout(getHeaderTimeout());
+  copy->inner_->setBodyTimeout(getBodyTimeout());
+  copy->frames_.clear();
+  return copy;
+}
+
+size_t GuardedRouterHandler::PistacheRequestLimit(const GuardLimits& l) {
+  // Worst case the guard lets through: request line + headers + a chunked body of one-byte
+  // chunks ("1\r\nX\r\n" = 6 bytes per body byte) + the last chunk and trailers.
+  return l.max_request_line + l.max_header_section + 6 * l.max_body + l.max_header_section + 64;
+}
+
+void GuardedRouterHandler::onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  frames_.erase(peer.get());
+  RouterHandler::onDisconnection(peer);
+}
+
+void GuardedRouterHandler::onInput(const char* buffer, size_t len,
+                                   const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  auto& slot = frames_[peer.get()];
+  if (!slot) slot = std::make_shared<Frame>();
+  Frame& f = *slot;
+  if (f.state == Frame::State::kClosed) return;  // refused: nothing more is read
+  if (auto refusal = Scan(f, buffer, len)) {
+    SendAndClose(peer, *refusal, f);
+    f.state = Frame::State::kClosed;
+    return;
+  }
+  inner_.get()->*Get(TransportMember{}) = transport();
+  static_cast<Pistache::Tcp::Handler*>(inner_.get())->onInput(buffer, len, peer);
+}
+
+std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::Scan(Frame& f, const char* p,
+                                                                        size_t n) {
+  using S = Frame::State;
+  size_t i = 0;
+  while (i < n) {
+    switch (f.state) {
+      case S::kHead: {
+        const size_t before = f.head.size();
+        f.head.append(p + i, n - i);
+        const size_t end = f.head.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
+        const size_t line_end = f.head.find("\r\n");
+        if (line_end == std::string::npos && f.head.size() > limits_.max_request_line) {
+          return Refuse(f, 414, "URI Too Long", "Request line too long");
+        }
+        if (end == std::string::npos) {
+          if (f.head.size() > limits_.max_request_line + limits_.max_header_section) {
+            return Refuse(f, 431, "Request Header Fields Too Large", "Request headers too large");
+          }
+          return std::nullopt;  // the head continues in the next read
+        }
+        const size_t consumed = end + 4 - before;  // bytes of this read that were head
+        f.head.resize(end + 4);
+        if (auto r = OnHead(f)) return r;
+        f.head.clear();
+        i += consumed;
+        break;
+      }
+      case S::kBody: {
+        const uint64_t take = std::min<uint64_t>(f.body_left, n - i);
+        f.body_left -= take;
+        i += take;
+        if (f.body_left == 0) f.state = S::kHead;
+        break;
+      }
+      case S::kChunkSize:
+      case S::kTrailer: {
+        const char c = p[i++];
+        if (c != '\n') {
+          if (c != '\r') f.line.push_back(c);
+          if (f.line.size() > 1024) return Refuse(f, 400, "Bad Request", "Malformed chunked body");
+          break;
+        }
+        if (f.state == S::kTrailer) {
+          if (f.line.empty()) f.state = S::kHead;  // end of the chunked message
+          f.line.clear();
+          break;
+        }
+        const std::string_view hex = Trim(std::string_view(f.line).substr(0, f.line.find(';')));
+        uint64_t size = 0;
+        auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
+        if (hex.empty() || ec != std::errc() || ptr != hex.data() + hex.size()) {
+          return Refuse(f, 400, "Bad Request", "Malformed chunk size");
+        }
+        f.line.clear();
+        f.chunked_total += size;
+        if (size > limits_.max_body || f.chunked_total > limits_.max_body) {
+          return Refuse(f, 413, "Payload Too Large",
+                        "Request body larger than " + std::to_string(limits_.max_body) + " bytes");
+        }
+        if (size == 0) {
+          f.state = S::kTrailer;
+        } else {
+          f.body_left = size;
+          f.state = S::kChunkData;
+        }
+        break;
+      }
+      case S::kChunkData: {
+        const uint64_t take = std::min<uint64_t>(f.body_left, n - i);
+        f.body_left -= take;
+        i += take;
+        if (f.body_left == 0) {
+          f.state = S::kChunkCrlf;
+          f.body_left = 2;
+        }
+        break;
+      }
+      case S::kChunkCrlf: {
+        ++i;
+        if (--f.body_left == 0) f.state = S::kChunkSize;
+        break;
+      }
+      case S::kClosed:
+        return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::OnHead(Frame& f) {
+  const std::string_view head(f.head);
+  const size_t line_end = head.find("\r\n");
+  const std::string_view request_line = head.substr(0, line_end);
+  if (request_line.size() > limits_.max_request_line) {
+    return Refuse(f, 414, "URI Too Long", "Request line too long");
+  }
+  if (head.size() - line_end > limits_.max_header_section) {
+    return Refuse(f, 431, "Request Header Fields Too Large", "Request headers too large");
+  }
+  const size_t sp1 = request_line.find(' ');
+  const size_t sp2 = request_line.rfind(' ');
+  f.method.clear();
+  f.path.clear();
+  f.authorization.clear();
+  if (sp1 != std::string_view::npos && sp2 > sp1) {
+    f.method = std::string(request_line.substr(0, sp1));
+    std::string_view target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+    f.path = std::string(target.substr(0, target.find('?')));
+  }
+  std::optional<uint64_t> content_length;
+  bool chunked = false;
+  size_t pos = line_end + 2;
+  while (pos < head.size()) {
+    const size_t eol = head.find("\r\n", pos);
+    const std::string_view line = head.substr(pos, eol - pos);
+    pos = eol + 2;
+    if (line.empty()) break;
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;  // Pistache decides about malformed lines
+    const std::string_view name = line.substr(0, colon);
+    const std::string_view value = Trim(line.substr(colon + 1));
+    if (IEquals(name, "Content-Length")) {
+      uint64_t v = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() ||
+          (content_length && *content_length != v)) {
+        return Refuse(f, 400, "Bad Request", "Invalid Content-Length");
+      }
+      content_length = v;
+    } else if (IEquals(name, "Transfer-Encoding")) {
+      if (!IEquals(value, "chunked")) {
+        return Refuse(f, 400, "Bad Request", "Unsupported Transfer-Encoding");
+      }
+      chunked = true;
+    } else if (IEquals(name, "Authorization") && f.authorization.empty()) {
+      f.authorization = std::string(value);
+    }
+  }
+  if (chunked && content_length) {
+    return Refuse(f, 400, "Bad Request", "Both Content-Length and Transfer-Encoding");
+  }
+  if (content_length && *content_length > limits_.max_body) {
+    return Refuse(f, 413, "Payload Too Large",
+                  "Request body larger than " + std::to_string(limits_.max_body) + " bytes");
+  }
+  if (chunked) {
+    f.state = Frame::State::kChunkSize;
+    f.chunked_total = 0;
+  } else if (content_length && *content_length > 0) {
+    f.state = Frame::State::kBody;
+    f.body_left = *content_length;
+  } else {
+    f.state = Frame::State::kHead;
+  }
+  return std::nullopt;
+}
+
+// The contract's order holds for refused requests too: 404/405, then 401, then the refusal.
+GuardedRouterHandler::Refusal GuardedRouterHandler::Refuse(const Frame& f, int code,
+                                                           std::string reason, std::string detail) {
+  if (code == 413 || code == 400) {
+    const Classified c = Classify(f.method, f.path);
+    if (c.route == RouteId::kUnmatched) return {404, "Not Found", "Not Found", ""};
+    if (!c.method_allowed) return {405, "Method Not Allowed", "Method Not Allowed", c.allow};
+    if (!limits_.auth_token.empty() && c.route != RouteId::kHealth &&
+        f.authorization != "Bearer " + limits_.auth_token) {
+      return {401, "Unauthorized", "Not authenticated", ""};
+    }
+  }
+  return {code, std::move(reason), std::move(detail), ""};
+}
+
+void GuardedRouterHandler::SendAndClose(const std::shared_ptr<Pistache::Tcp::Peer>& peer,
+                                        const Refusal& r, const Frame& f) {
+  const std::string body = ErrorJson(r.detail);
+  std::string resp =
+      "HTTP/1.1 " + std::to_string(r.code) + " " + r.reason +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n";
+  if (!r.allow.empty()) resp += "Allow: " + r.allow + "\r\n";
+  if (r.code == 401) resp += "WWW-Authenticate: Bearer\r\n";
+  resp += "\r\n" + body;
+  if (metrics_ != nullptr) {
+    metrics_->CountRequest(Classify(f.method, f.path).route, f.method.empty() ? "?" : f.method,
+                           r.code, 0);
+  }
+  // Close once the answer is written: the rest of the refused request is never read.
+  std::weak_ptr<Pistache::Tcp::Peer> weak = peer;
+  auto close = [weak] {
+    if (auto p = weak.lock()) ::shutdown(p->fd(), SHUT_RDWR);
+  };
+  const size_t size = resp.size();
+  peer->send(Pistache::RawBuffer(std::move(resp), size))
+      .then([close](ssize_t) { close(); }, [close](std::exception_ptr) { close(); });
+}
+
+}  // namespace orderlog::http

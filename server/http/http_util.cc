@@ -1,0 +1,81 @@
+#include "server/http/http_util.h"
+
+#include <charconv>
+
+#include "server/http/json_out.h"
+
+namespace orderlog::http {
+
+namespace Http = Pistache::Http;
+
+RequestContext MakeContext(const Http::Request& req, RouteId route) {
+  RequestContext ctx;
+  ctx.route = route;
+  ctx.method = Http::methodString(req.method());
+  ctx.keep_alive =
+      req.version() == Http::Version::Http11 && !req.headers().tryGet<Http::Header::Connection>();
+  return ctx;
+}
+
+void Reply(Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics, int code,
+           const std::string& body, const ReplyHeaders& h, const char* content_type) {
+  auto& headers = rw.headers();
+  if (ctx.keep_alive) {  // Pistache would say "Connection: Close" and keep the socket open
+    headers.remove<Http::Header::Connection>();
+    headers.add<Http::Header::Connection>(Http::ConnectionControl::KeepAlive);
+  }
+  if (h.etag) headers.add<ETagHeader>("\"" + *h.etag + "\"");
+  if (h.location) headers.add<Http::Header::Location>(*h.location);
+  if (h.total_count) headers.add<TotalCountHeader>(std::to_string(*h.total_count));
+  if (h.allow) headers.add<AllowHeader>(*h.allow);
+  if (h.www_authenticate) headers.add<WwwAuthenticateHeader>("Bearer");
+  const auto mime = content_type != nullptr ? Http::Mime::MediaType::fromString(content_type)
+                                            : Http::Mime::MediaType(Http::Mime::Type::Application,
+                                                                    Http::Mime::Subtype::Json);
+  rw.send(static_cast<Http::Code>(code), body, mime);
+  metrics.CountRequest(
+      ctx.route, ctx.method, code,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.start).count());
+}
+
+void ReplyError(Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics, int code,
+                const std::string& detail, const ReplyHeaders& headers) {
+  Reply(rw, ctx, metrics, code, ErrorJson(detail), headers);
+}
+
+namespace {
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::optional<std::string> QueryParam(const Http::Request& req, const std::string& name) {
+  auto raw = req.query().get(name);
+  if (!raw) return std::nullopt;
+  std::string out;
+  const std::string& s = *raw;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && Hex(s[i + 1]) >= 0 && Hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(Hex(s[i + 1]) << 4 | Hex(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::optional<uint64_t> ParseCount(const std::string& s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace orderlog::http

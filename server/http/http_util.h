@@ -1,0 +1,68 @@
+// Small helpers shared by the handlers: response headers Pistache 0.0.5 cannot send otherwise
+// (addRaw headers are dropped on responses), the reply path that counts every response in the
+// metrics, and query-parameter parsing.
+#pragma once
+
+#include <pistache/http.h>
+#include <pistache/http_headers.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "server/http/metrics.h"
+#include "server/http/routes.h"
+
+namespace orderlog::http {
+
+// A response header with a fixed name and a string value.
+#define ORDERLOG_HEADER(Class, Name)                          \
+  class Class : public Pistache::Http::Header::Header {       \
+   public:                                                    \
+    NAME(Name)                                                \
+    Class() = default;                                        \
+    explicit Class(std::string v) : v_(std::move(v)) {}       \
+    void parse(const std::string& s) override { v_ = s; }     \
+    void write(std::ostream& os) const override { os << v_; } \
+                                                              \
+   private:                                                   \
+    std::string v_;                                           \
+  };
+
+ORDERLOG_HEADER(ETagHeader, "ETag")
+ORDERLOG_HEADER(TotalCountHeader, "X-Total-Count")
+ORDERLOG_HEADER(WwwAuthenticateHeader, "WWW-Authenticate")
+ORDERLOG_HEADER(AllowHeader, "Allow")
+#undef ORDERLOG_HEADER
+
+// What a handler knows about the request it answers, kept past the Request's lifetime.
+struct RequestContext {
+  RouteId route = RouteId::kUnmatched;
+  std::string method;
+  bool keep_alive = false;  // HTTP/1.1 without a Connection header: say keep-alive
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+
+RequestContext MakeContext(const Pistache::Http::Request& req, RouteId route);
+
+struct ReplyHeaders {
+  std::optional<std::string> etag;  // the version, unquoted
+  std::optional<std::string> location;
+  std::optional<uint64_t> total_count;
+  std::optional<std::string> allow;
+  bool www_authenticate = false;
+};
+
+// Sends a JSON body (or, with content_type, another kind) and counts the response.
+void Reply(Pistache::Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics,
+           int code, const std::string& body, const ReplyHeaders& headers = {},
+           const char* content_type = nullptr);
+void ReplyError(Pistache::Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics,
+                int code, const std::string& detail, const ReplyHeaders& headers = {});
+
+// Query parameter, percent-decoded ('+' is a space); nullopt if absent.
+std::optional<std::string> QueryParam(const Pistache::Http::Request& req, const std::string& name);
+// A non-negative decimal integer ("0", "17"); nullopt for anything else.
+std::optional<uint64_t> ParseCount(const std::string& s);
+
+}  // namespace orderlog::http

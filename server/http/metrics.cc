@@ -1,0 +1,100 @@
+#include "server/http/metrics.h"
+
+#include <cstdio>
+
+namespace orderlog::http {
+
+void Histogram::Observe(double seconds) {
+  size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+void Histogram::Render(std::string* out, const std::string& name, const std::string& labels) const {
+  const std::string sep = labels.empty() ? "" : ",";
+  uint64_t cumulative = 0;
+  char buf[256];
+  for (size_t i = 0; i <= kBounds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    if (i < kBounds.size()) {
+      std::snprintf(buf, sizeof(buf), "%s_bucket{%s%sle=\"%g\"} %llu\n", name.c_str(),
+                    labels.c_str(), sep.c_str(), kBounds[i],
+                    static_cast<unsigned long long>(cumulative));
+    } else {
+      std::snprintf(buf, sizeof(buf), "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name.c_str(),
+                    labels.c_str(), sep.c_str(), static_cast<unsigned long long>(cumulative));
+    }
+    *out += buf;
+  }
+  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
+  std::snprintf(buf, sizeof(buf), "%s_sum%s %.6f\n%s_count%s %llu\n", name.c_str(), braces.c_str(),
+                static_cast<double>(sum_micros_.load()) / 1e6, name.c_str(), braces.c_str(),
+                static_cast<unsigned long long>(count_.load()));
+  *out += buf;
+}
+
+void Metrics::CountRequest(RouteId route, std::string_view method, int code, double seconds) {
+  {
+    std::lock_guard lk(mu_);
+    ++requests_[{route, std::string(method), code}];
+  }
+  request_seconds_[static_cast<size_t>(route)].Observe(seconds);
+}
+
+std::string Metrics::Render(const Gauges& g) const {
+  std::string out;
+  char buf[256];
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    std::snprintf(buf, sizeof(buf), "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name,
+                  name, static_cast<unsigned long long>(v));
+    out += buf;
+  };
+  auto gauge = [&](const char* name, const char* help, double v) {
+    std::snprintf(buf, sizeof(buf), "# HELP %s %s\n# TYPE %s gauge\n%s %.6g\n", name, help, name,
+                  name, v);
+    out += buf;
+  };
+  counter("orderlog_events_appended_total", "Events appended to the log since start.",
+          g.log.appended_events);
+  counter("orderlog_bytes_appended_total", "Bytes appended to the log since start.",
+          g.log.appended_bytes);
+  counter("orderlog_fsyncs_total", "fdatasync calls on the log since start.", g.log.fsyncs);
+  out +=
+      "# HELP orderlog_append_duration_seconds Time from submitting an append to its "
+      "acknowledgement (group commit included).\n# TYPE orderlog_append_duration_seconds "
+      "histogram\n";
+  append_.Render(&out, "orderlog_append_duration_seconds", "");
+  out +=
+      "# HELP orderlog_http_requests_total HTTP requests by route, method and status code.\n"
+      "# TYPE orderlog_http_requests_total counter\n";
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& [key, n] : requests_) {
+      std::snprintf(buf, sizeof(buf),
+                    "orderlog_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} %llu\n",
+                    RouteLabel(std::get<0>(key)), std::get<1>(key).c_str(), std::get<2>(key),
+                    static_cast<unsigned long long>(n));
+      out += buf;
+    }
+  }
+  out +=
+      "# HELP orderlog_http_request_duration_seconds HTTP request latency by route.\n"
+      "# TYPE orderlog_http_request_duration_seconds histogram\n";
+  for (int r = 0; r < kRouteCount; ++r) {
+    request_seconds_[static_cast<size_t>(r)].Render(
+        &out, "orderlog_http_request_duration_seconds",
+        std::string("route=\"") + RouteLabel(static_cast<RouteId>(r)) + "\"");
+  }
+  gauge("orderlog_log_position", "Last committed log position.",
+        static_cast<double>(g.log.committed.value));
+  gauge("orderlog_orders", "Orders ever created.", static_cast<double>(g.orders));
+  gauge("orderlog_replay_duration_seconds", "Start-up replay time (snapshot load and tail).",
+        replay_seconds_.load());
+  gauge("orderlog_snapshot_position", "Log position covered by the last snapshot.",
+        static_cast<double>(g.snapshot_position));
+  return out;
+}
+
+}  // namespace orderlog::http

@@ -1,0 +1,176 @@
+// orderlog-server: the order service over HTTP.
+#include <pistache/endpoint.h>
+#include <pistache/router.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "server/domain/order_service.h"
+#include "server/http/api.h"
+#include "server/http/guard.h"
+#include "server/http/metrics.h"
+
+namespace {
+
+using namespace orderlog;
+
+struct Config {
+  std::string data_dir = "./data";
+  std::string listen = "0.0.0.0:8000";
+  std::string durability = "sync";
+  int sync_interval_ms = 10;
+  int threads = 1;
+  uint64_t segment_mib = 64;
+  uint64_t snapshot_every = 100'000;
+  size_t max_body = 64 * 1024;
+  std::string auth_token;
+  int drain_seconds = 10;
+};
+
+int Run(const Config& cfg) {
+  Durability durability{};
+  if (!ParseDurability(cfg.durability, &durability)) {
+    std::fprintf(stderr, "orderlog-server: --durability must be sync, interval or none\n");
+    return 2;
+  }
+  const size_t colon = cfg.listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "orderlog-server: --listen must be HOST:PORT\n");
+    return 2;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  domain::ServiceOptions so;
+  so.data_dir = cfg.data_dir;
+  so.log.durability = durability;
+  so.log.sync_interval = std::chrono::milliseconds(cfg.sync_interval_ms);
+  so.log.segment_size = cfg.segment_mib << 20;
+  so.snapshot_every = cfg.snapshot_every;
+  domain::StartupReport report;
+  auto opened = domain::OrderService::Open(so, &report);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "orderlog-server: cannot open %s: %s\n", cfg.data_dir.c_str(),
+                 opened.status().ToString().c_str());
+    return 1;
+  }
+  std::unique_ptr<domain::OrderService> svc = std::move(opened).value();
+
+  http::Metrics metrics;
+  metrics.SetReplaySeconds(report.total_seconds);
+  auto router = std::make_shared<Pistache::Rest::Router>();
+  http::Api api(svc.get(), &metrics, {cfg.max_body, cfg.auth_token});
+  api.Register(*router);
+
+  http::GuardLimits limits;
+  limits.max_body = cfg.max_body;
+  limits.auth_token = cfg.auth_token;
+  std::unique_ptr<Pistache::Http::Endpoint> endpoint;
+  try {
+    Pistache::Address addr(
+        cfg.listen.substr(0, colon),
+        Pistache::Port(static_cast<uint16_t>(std::stoi(cfg.listen.substr(colon + 1)))));
+    endpoint = std::make_unique<Pistache::Http::Endpoint>(addr);
+    endpoint->init(Pistache::Http::Endpoint::options()
+                       .threads(cfg.threads)
+                       .flags(Pistache::Tcp::Options::ReuseAddr)
+                       .maxRequestSize(http::GuardedRouterHandler::PistacheRequestLimit(limits))
+                       .headerTimeout(std::chrono::seconds(10))
+                       .bodyTimeout(std::chrono::seconds(10))
+                       .keepaliveTimeout(std::chrono::seconds(60)));
+    endpoint->setHandler(std::make_shared<http::GuardedRouterHandler>(router, limits, &metrics));
+    endpoint->serveThreaded();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "orderlog-server: cannot listen on %s: %s\n", cfg.listen.c_str(),
+                 e.what());
+    return 1;
+  }
+  const double startup =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf(
+      "orderlog-server 0.1.0 listening on %s:%u data_dir=%s durability=%s events=%llu "
+      "orders=%zu snapshot_position=%llu replayed=%llu startup_seconds=%.3f\n",
+      cfg.listen.substr(0, colon).c_str(), static_cast<unsigned>(endpoint->getPort()),
+      cfg.data_dir.c_str(), cfg.durability.c_str(),
+      static_cast<unsigned long long>(svc->position().value), svc->order_count(),
+      static_cast<unsigned long long>(report.snapshot_position.value),
+      static_cast<unsigned long long>(report.events_replayed), startup);
+  std::fflush(stdout);
+
+  // SIGTERM / SIGINT: finish in-flight writes, stop serving, sync, snapshot, exit 0.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  std::printf("orderlog-server: signal %d, draining %d in-flight writes\n", sig, api.inflight());
+  std::fflush(stdout);
+  const bool drained = api.Drain(std::chrono::seconds(cfg.drain_seconds));
+  endpoint->shutdown();
+  Status closed = svc->Close();
+  std::printf("orderlog-server: stopped (%s, log %s, position %llu)\n",
+              drained ? "drained" : "drain deadline passed", closed.ok() ? "synced" : "failed",
+              static_cast<unsigned long long>(svc->position().value));
+  std::fflush(stdout);
+  return closed.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before any thread exists: the signals are taken by sigwait in Run, and a vanished client
+  // must never kill the process.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Config cfg;
+  CLI::App app{"orderlog-server: an event-sourced order service with its own storage engine"};
+  app.add_option("--data-dir", cfg.data_dir, "Data directory (created if missing)")
+      ->envname("ORDERLOG_DATA_DIR")
+      ->capture_default_str();
+  app.add_option("--listen", cfg.listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->envname("ORDERLOG_LISTEN")
+      ->capture_default_str();
+  app.add_option("--durability", cfg.durability,
+                 "sync: acknowledge after fdatasync (group commit); interval: fdatasync every "
+                 "--sync-interval-ms; none: leave it to the OS")
+      ->envname("ORDERLOG_DURABILITY")
+      ->check(CLI::IsMember({"sync", "interval", "none"}))
+      ->capture_default_str();
+  app.add_option("--sync-interval-ms", cfg.sync_interval_ms, "fdatasync period in interval mode")
+      ->envname("ORDERLOG_SYNC_INTERVAL_MS")
+      ->check(CLI::Range(1, 60'000))
+      ->capture_default_str();
+  app.add_option("--threads", cfg.threads, "HTTP reactor threads")
+      ->envname("ORDERLOG_THREADS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--segment-size-mib", cfg.segment_mib, "Log segment size in MiB")
+      ->envname("ORDERLOG_SEGMENT_SIZE_MIB")
+      ->check(CLI::Range(1, 2047))
+      ->capture_default_str();
+  app.add_option("--snapshot-every", cfg.snapshot_every,
+                 "Events between read-model snapshots (0: only at shutdown)")
+      ->envname("ORDERLOG_SNAPSHOT_EVERY")
+      ->capture_default_str();
+  app.add_option("--max-body", cfg.max_body, "Largest accepted request body in bytes")
+      ->envname("ORDERLOG_MAX_BODY")
+      ->check(CLI::Range(size_t{1024}, size_t{16} << 20))
+      ->capture_default_str();
+  app.add_option("--auth-token", cfg.auth_token,
+                 "Require 'Authorization: Bearer <token>' on every endpoint but /health")
+      ->envname("ORDERLOG_AUTH_TOKEN");
+  app.add_option("--drain-seconds", cfg.drain_seconds,
+                 "On SIGTERM/SIGINT, how long to wait for in-flight writes")
+      ->envname("ORDERLOG_DRAIN_SECONDS")
+      ->check(CLI::Range(0, 600))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  return Run(cfg);
+}
