@@ -208,15 +208,24 @@ std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::OnHead(Frame&
   if (head.size() - line_end > limits_.max_header_section) {
     return Refuse(f, 431, "Request Header Fields Too Large", "Request headers too large");
   }
+  // "METHOD SP /target SP HTTP/1.x": Pistache leaves other request lines unanswered until its
+  // header timeout, or answers them in plain text.
   const size_t sp1 = request_line.find(' ');
   const size_t sp2 = request_line.rfind(' ');
   f.method.clear();
   f.path.clear();
   f.authorization.clear();
-  if (sp1 != std::string_view::npos && sp2 > sp1) {
-    f.method = std::string(request_line.substr(0, sp1));
-    std::string_view target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-    f.path = std::string(target.substr(0, target.find('?')));
+  if (sp1 == std::string_view::npos || sp2 <= sp1 + 1 || request_line[sp1 + 1] != '/' ||
+      (request_line.substr(sp2 + 1) != "HTTP/1.1" && request_line.substr(sp2 + 1) != "HTTP/1.0")) {
+    return Refuse(f, 400, "Bad Request", "Malformed request line");
+  }
+  f.method = std::string(request_line.substr(0, sp1));
+  const std::string_view target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+  f.path = std::string(target.substr(0, target.find('?')));
+  static constexpr std::string_view kMethods[] = {"OPTIONS", "GET",    "POST",  "HEAD",   "PUT",
+                                                  "PATCH",   "DELETE", "TRACE", "CONNECT"};
+  if (std::find(std::begin(kMethods), std::end(kMethods), f.method) == std::end(kMethods)) {
+    return Refuse(f, 405, "Method Not Allowed", "Method Not Allowed");
   }
   std::optional<uint64_t> content_length;
   bool chunked = false;
@@ -269,7 +278,7 @@ std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::OnHead(Frame&
 // The contract's order holds for refused requests too: 404/405, then 401, then the refusal.
 GuardedRouterHandler::Refusal GuardedRouterHandler::Refuse(const Frame& f, int code,
                                                            std::string reason, std::string detail) {
-  if (code == 413 || code == 400) {
+  if (!f.path.empty()) {  // the request line was understood
     const Classified c = Classify(f.method, f.path);
     if (c.route == RouteId::kUnmatched) return {404, "Not Found", "Not Found", ""};
     if (!c.method_allowed) return {405, "Method Not Allowed", "Method Not Allowed", c.allow};

@@ -1,0 +1,39 @@
+// Runs the real orderlog-server binary for end-to-end tests: a temporary data directory, an
+// ephemeral port read from its start-up line, SIGTERM or SIGKILL to stop it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace orderlog::testing {
+
+class ServerProcess {
+ public:
+  // Starts the server on data_dir with extra flags; waits for its "listening" line.
+  ServerProcess(const std::string& data_dir, std::vector<std::string> extra_args = {});
+  ~ServerProcess();  // SIGKILL if still running
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  bool started() const { return port_ != 0; }
+  uint16_t port() const { return port_; }
+  const std::string& output() const { return output_; }  // stdout+stderr so far (start-up)
+  // SIGTERM and wait; returns the exit status (or -1).
+  int Terminate();
+  void Kill();
+  // Waits for the process to exit on its own; returns the exit status (-1 on timeout).
+  int Wait(int timeout_ms);
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  uint16_t port_ = 0;
+  std::string output_;
+};
+
+// Path of the server binary under test (set by CMake).
+std::string ServerBinary();
+
+}  // namespace orderlog::testing
