@@ -66,7 +66,8 @@ void Api::CreateOrder(const Request& req, Writer& rw, RequestContext& ctx) {
   if (!ReadBody(req, rw, ctx, &body)) return;
   std::string key;
   if (auto raw = req.headers().tryGetRaw("Idempotency-Key")) {
-    const std::string_view v = TrimOws(raw->value());
+    const std::string value = raw->value();  // by value: a view of it must not outlive it
+    const std::string_view v = TrimOws(value);
     bool printable = !v.empty() && v.size() <= 128;
     for (char c : v) printable = printable && c >= 0x20 && c <= 0x7e;
     if (!printable) {

@@ -1,0 +1,16 @@
+-- PUT /orders/{id}/status/: each thread walks its share of the seeded orders, shipping each once
+-- and then delivering it (two appends per order).
+package.path = os.getenv("ORDERLOG_BENCH_LUA") .. "/?.lua;" .. package.path
+local common = require("common")
+local ids, n, pass, step
+local counter = 0
+setup = function(thread) counter = counter + 1; thread:set("tid", counter) end
+init = function(args) ids = common.load_ids(); step = 64; n = tid; pass = 1 end
+request = function()
+  n = n + step
+  if n > #ids then n = (n % step) + 1; pass = pass + 1 end
+  local status = (pass % 2 == 1) and "shipped" or "delivered"
+  return wrk.format("PUT", "/orders/" .. ids[n] .. "/status/", {["Content-Type"] = "application/json"},
+                    '{"new_status": "' .. status .. '"}')
+end
+done = function(summary, latency, requests) common.report(summary, latency) end
