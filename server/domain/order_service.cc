@@ -274,12 +274,12 @@ void OrderService::Create(CreateCommand cmd, CreateCallback done) {
         }
         Settle(id_text);
         if (r.ok()) {
-          done(CreateResult{id, false});
-          for (auto& f : followers) f(CreateResult{id, true});
+          Deliver(done, Result<CreateResult>(CreateResult{id, false}));
+          for (auto& f : followers) Deliver(f, Result<CreateResult>(CreateResult{id, true}));
           AfterCommit(r->position);
         } else {
-          done(r.status());
-          for (auto& f : followers) f(r.status());
+          Deliver(done, Result<CreateResult>(r.status()));
+          for (auto& f : followers) Deliver(f, Result<CreateResult>(r.status()));
         }
       });
 }
@@ -336,12 +336,25 @@ void OrderService::ChangeStatus(ChangeStatusCommand cmd, ChangeCallback done) {
         }
         Settle(id);
         if (r.ok()) {
-          done(ChangeResult{r->version.value, false});
+          Deliver(done, Result<ChangeResult>(ChangeResult{r->version.value, false}));
           AfterCommit(r->position);
         } else {
-          done(r.status());
+          Deliver(done, Result<ChangeResult>(r.status()));
         }
       });
+}
+
+// Runs a caller's completion on the log's writer thread; an exception from it must not take the
+// writer (and so the process) down.
+template <typename T>
+void OrderService::Deliver(const std::function<void(const Result<T>&)>& done, const Result<T>& r) {
+  try {
+    done(r);
+  } catch (const std::exception& e) {
+    Info(std::string("a command completion threw: ") + e.what());
+  } catch (...) {
+    Info("a command completion threw");
+  }
 }
 
 void OrderService::Settle(const std::string& order_id) {

@@ -152,6 +152,8 @@ class OrderService {
   Status Start(StartupReport* report);
   void Info(const std::string& line) const;
   void Settle(const std::string& order_id);  // an append for this order completed
+  template <typename T>
+  void Deliver(const std::function<void(const Result<T>&)>& done, const Result<T>& r);
   void AfterCommit(Position position);
   void SnapshotLoop();
   Status WriteSnapshotNow(const ReadModel::Frozen& frozen);

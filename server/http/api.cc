@@ -138,7 +138,11 @@ void Api::KickLoop() {
     if (std::chrono::steady_clock::now() - last_async_ > 200ms) continue;
     if (auto peer = last_peer_.lock()) {
       lk.unlock();
-      peer->send(Pistache::RawBuffer(std::string(), 0));
+      try {  // the peer may be gone
+        peer->send(Pistache::RawBuffer(std::string(), 0))
+            .then([](ssize_t) {}, Pistache::Async::IgnoreException);
+      } catch (const std::exception&) {
+      }
       lk.lock();
     }
   }

@@ -310,8 +310,12 @@ void GuardedRouterHandler::SendAndClose(const std::shared_ptr<Pistache::Tcp::Pee
     if (auto p = weak.lock()) ::shutdown(p->fd(), SHUT_RDWR);
   };
   const size_t size = resp.size();
-  peer->send(Pistache::RawBuffer(std::move(resp), size))
-      .then([close](ssize_t) { close(); }, [close](std::exception_ptr) { close(); });
+  try {
+    peer->send(Pistache::RawBuffer(std::move(resp), size))
+        .then([close](ssize_t) { close(); }, [close](std::exception_ptr) { close(); });
+  } catch (const std::exception&) {
+    close();
+  }
 }
 
 }  // namespace orderlog::http

@@ -113,3 +113,27 @@ TEST(CrashTest, SigtermDrainsInFlightWrites) {
 
 }  // namespace
 }  // namespace orderlog::testing
+
+namespace orderlog::testing {
+namespace {
+
+// A client that disconnects before its write is answered: Pistache 0.0.5 throws from send() on
+// the committer thread. The server must shrug it off (this used to abort the process).
+TEST_F(E2eTest, ClientsThatHangUpBeforeTheAnswerDoNotHurtTheServer) {
+  const std::string body = OrderBody();
+  const std::string request =
+      "POST /orders/ HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
+  for (int i = 0; i < 50; ++i) {
+    HttpClient c(server_->port());
+    ASSERT_TRUE(c.Send(request));
+  }  // each closes at once
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(client_->Request("GET", "/health").status, 200);
+  EXPECT_EQ(Position(), 50u);  // the writes themselves were durable
+  client_.reset();
+  EXPECT_EQ(server_->Terminate(), 0) << server_->FullOutput();
+}
+
+}  // namespace
+}  // namespace orderlog::testing

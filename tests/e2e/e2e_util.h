@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <iostream>
 #include <memory>
 #include <string>
 
@@ -36,8 +37,11 @@ class E2eTest : public ::testing::Test {
   }
   void Restart(std::vector<std::string> args = {}) {
     client_.reset();
-    EXPECT_EQ(server_->Terminate(), 0);
+    EXPECT_EQ(server_->Terminate(), 0) << server_->FullOutput();
     Start(args);
+  }
+  void TearDown() override {
+    if (HasFailure() && server_) std::cerr << "server output:\n" << server_->FullOutput();
   }
   std::string Create(const std::string& body = OrderBody()) {
     HttpResponse r = client_->Request("POST", "/orders/", body);

@@ -1,7 +1,6 @@
 #include "tests/e2e/server_process.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,62 +14,81 @@ std::string ServerBinary() {
   return ORDERLOG_SERVER_PATH;
 }
 
-ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::string> extra_args) {
-  int pipefd[2];
-  if (::pipe(pipefd) != 0) return;
+ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::string> extra_args)
+    : log_path_(data_dir + ".server.log") {
   std::vector<std::string> args = {ServerBinary(), "--data-dir", data_dir, "--listen",
                                    "127.0.0.1:0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
+  // The server's output goes to a file next to its data directory: kept for diagnosis, and a
+  // full pipe can never block the server.
+  const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) return;
+  const off_t start = ::lseek(log_fd, 0, SEEK_END);
   pid_ = ::fork();
   if (pid_ == 0) {
-    ::dup2(pipefd[1], 1);
-    ::dup2(pipefd[1], 2);
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
-  ::close(pipefd[1]);
-  out_fd_ = pipefd[0];
-  // Read until the "listening on HOST:PORT" line, the process exits, or 30 s pass.
+  ::close(log_fd);
+  // Wait for the "listening on HOST:PORT" line, the process to exit, or 30 s.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   const std::regex listening("listening on [^ ]*:([0-9]+)");
   while (std::chrono::steady_clock::now() < until) {
-    pollfd p{out_fd_, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    char buf[4096];
-    const ssize_t n = ::read(out_fd_, buf, sizeof(buf));
-    if (n <= 0) break;  // exited
-    output_.append(buf, static_cast<size_t>(n));
+    output_ = ReadLog(start);
     std::smatch m;
     if (std::regex_search(output_, m, listening)) {
       port_ = static_cast<uint16_t>(std::stoi(m[1].str()));
       break;
     }
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      pid_ = -1;
+      output_ = ReadLog(start);
+      break;
+    }
+    ::usleep(5000);
   }
-  // Keep draining its output so that it never blocks on a full pipe.
-  ::fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+  log_start_ = start;
+}
+
+std::string ServerProcess::ReadLog(off_t from) const {
+  std::string out;
+  const int fd = ::open(log_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  ssize_t n;
+  off_t off = from;
+  while ((n = ::pread(fd, buf, sizeof(buf), off)) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+    off += n;
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string ServerProcess::FullOutput() const {
+  return ReadLog(log_start_);
 }
 
 ServerProcess::~ServerProcess() {
   Kill();
-  if (out_fd_ >= 0) ::close(out_fd_);
 }
 
 int ServerProcess::Wait(int timeout_ms) {
-  if (pid_ <= 0) return -1;
+  if (pid_ <= 0) return exit_status_;
   for (int waited = 0; waited <= timeout_ms; waited += 5) {
-    char buf[4096];
-    while (out_fd_ >= 0 && ::read(out_fd_, buf, sizeof(buf)) > 0) {
-    }
     int status = 0;
     const pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_status_;
     }
     ::usleep(5000);
   }

@@ -19,7 +19,8 @@ class ServerProcess {
 
   bool started() const { return port_ != 0; }
   uint16_t port() const { return port_; }
-  const std::string& output() const { return output_; }  // stdout+stderr so far (start-up)
+  const std::string& output() const { return output_; }  // start-up output
+  std::string FullOutput() const;                        // everything it printed so far
   // SIGTERM and wait; returns the exit status (or -1).
   int Terminate();
   void Kill();
@@ -27,8 +28,12 @@ class ServerProcess {
   int Wait(int timeout_ms);
 
  private:
+  std::string ReadLog(off_t from) const;
+
   pid_t pid_ = -1;
-  int out_fd_ = -1;
+  int exit_status_ = -1;
+  std::string log_path_;
+  off_t log_start_ = 0;
   uint16_t port_ = 0;
   std::string output_;
 };
