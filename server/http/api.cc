@@ -121,12 +121,16 @@ std::shared_ptr<Api::Writer> Api::Park(Writer& rw) {
 }
 
 void Api::Unpark(const std::shared_ptr<Writer>& rw) {
-  {
-    std::lock_guard lk(kick_mu_);
-    last_peer_ = rw->peer();
-    last_async_ = std::chrono::steady_clock::now();
-  }
   inflight_.fetch_sub(1);
+  std::shared_ptr<Pistache::Tcp::Peer> peer;
+  try {
+    peer = rw->peer();  // throws once the client has gone
+  } catch (const std::exception&) {
+    return;
+  }
+  std::lock_guard lk(kick_mu_);
+  last_peer_ = peer;
+  last_async_ = std::chrono::steady_clock::now();
 }
 
 void Api::KickLoop() {

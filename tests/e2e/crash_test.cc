@@ -133,6 +133,9 @@ TEST_F(E2eTest, ClientsThatHangUpBeforeTheAnswerDoNotHurtTheServer) {
   EXPECT_EQ(Position(), 50u);  // the writes themselves were durable
   client_.reset();
   EXPECT_EQ(server_->Terminate(), 0) << server_->FullOutput();
+  // Nothing was left counted as in flight: the drain ended at once.
+  EXPECT_NE(server_->FullOutput().find("stopped (drained"), std::string::npos)
+      << server_->FullOutput();
 }
 
 }  // namespace
