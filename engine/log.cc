@@ -127,6 +127,14 @@ Status Log::Close() {
   }
   queue_cv_.notify_one();
   if (writer_.joinable()) writer_.join();
+  if (indexer_.joinable()) {  // finishes the .idx files still queued
+    {
+      std::lock_guard lk(indexer_mu_);
+      indexer_stop_ = true;
+    }
+    indexer_cv_.notify_one();
+    indexer_.join();
+  }
   if (syncer_.joinable()) {
     // Whatever the mode, everything written is synced before the syncer stops.
     RequestSync(written_, /*wake=*/true);
@@ -449,24 +457,61 @@ Status Log::SealActive() {
   ORDERLOG_RETURN_IF_ERROR(seg.file->Sync());
   fsyncs_.fetch_add(1, std::memory_order_relaxed);
 
-  std::vector<SegmentStreamEntry> entries;
-  entries.reserve(a.seg_keys.size());
   {
-    std::shared_lock lk(index_mu_);
-    for (std::string_view id : a.seg_keys) {
-      const StreamState* st = streams_.Find(id);
-      entries.push_back({id, st->last, st->seg_count});
-    }
+    std::unique_lock lk(index_mu_);
+    seg.sealed = true;
+    seg.file_size = a.size + f::kFooterSize;
   }
+  // The .idx file is written by the indexer thread: building it takes tens of milliseconds for
+  // a full segment, which appends must not wait for. Until it exists, a restart rebuilds it.
+  {
+    std::lock_guard lk(indexer_mu_);
+    indexer_queue_.push_back(&seg);
+  }
+  indexer_cv_.notify_one();
+  return Status::Ok();
+}
+
+void Log::IndexerLoop() {
+  std::unique_lock lk(indexer_mu_);
+  for (;;) {
+    indexer_cv_.wait(lk, [&] { return indexer_stop_ || !indexer_queue_.empty(); });
+    if (indexer_queue_.empty()) break;  // stopping, and nothing left to write
+    const Segment* seg = indexer_queue_.front();
+    indexer_queue_.pop_front();
+    lk.unlock();
+    Status s = WriteSegmentIndex(*seg);
+    if (!s.ok()) index_write_failures_.fetch_add(1, std::memory_order_relaxed);
+    lk.lock();
+  }
+}
+
+// Writes the .idx of a sealed segment. Its offsets and links never change once sealed; the
+// per-stream summary is read back from the records (verifying them on the way).
+Status Log::WriteSegmentIndex(const Segment& seg) {
+  std::unordered_map<std::string, SegmentStreamEntry> per_stream;
+  SegmentReader reader(seg.file.get(), f::kSegmentHeaderSize, seg.end);
+  RecordView rec;
+  for (;;) {
+    const auto r = reader.Read(&rec);
+    if (r == SegmentReader::Next::kEnd) break;
+    if (r != SegmentReader::Next::kRecord) {
+      return reader.io_status().ok() ? Status::Corruption(seg.path + " offset " +
+                                                          std::to_string(reader.offset()) + ": " +
+                                                          reader.why())
+                                     : reader.io_status();
+    }
+    auto& e = per_stream[std::string(rec.stream)];
+    e.last = rec.position;
+    ++e.count;
+  }
+  std::vector<SegmentStreamEntry> entries;
+  entries.reserve(per_stream.size());
+  for (auto& [id, e] : per_stream) entries.push_back({id, e.last, e.count});
   std::sort(entries.begin(), entries.end(),
             [](const auto& x, const auto& y) { return x.last < y.last; });
-  ORDERLOG_RETURN_IF_ERROR(
-      WriteFileAtomically(env_, dir_, IndexFileName(seg.base),
-                          EncodeSegmentIndex(seg.base, seg.offsets, seg.prevs, entries)));
-  std::unique_lock lk(index_mu_);
-  seg.sealed = true;
-  seg.file_size = a.size + f::kFooterSize;
-  return Status::Ok();
+  return WriteFileAtomically(env_, dir_, IndexFileName(seg.base),
+                             EncodeSegmentIndex(seg.base, seg.offsets, seg.prevs, entries));
 }
 
 Status Log::CreateSegment(Position base) {

@@ -149,6 +149,8 @@ class Log {
   void Commit();
   bool Roll();
   Status SealActive();
+  void IndexerLoop();
+  Status WriteSegmentIndex(const Segment& seg);
   Status CreateSegment(Position base);
   Status LoadSegment(Position base, bool is_last, Position expected_base);
   Status LoadActive(std::unique_ptr<Segment> seg, uint64_t size);
@@ -210,8 +212,16 @@ class Log {
   std::atomic<uint64_t> appended_bytes_{0};
   std::atomic<uint64_t> fsyncs_{0};
 
+  // Writes the .idx files of sealed segments off the append path.
+  std::mutex indexer_mu_;
+  std::condition_variable indexer_cv_;
+  std::deque<const Segment*> indexer_queue_;  // GUARDED_BY(indexer_mu_)
+  bool indexer_stop_ = false;                 // GUARDED_BY(indexer_mu_)
+  std::atomic<uint64_t> index_write_failures_{0};
+
   std::thread writer_;
   std::thread syncer_;
+  std::thread indexer_;
 };
 
 }  // namespace orderlog

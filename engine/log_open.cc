@@ -104,6 +104,7 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
   }
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
   log->syncer_ = std::thread([raw = log.get()] { raw->SyncerLoop(); });
+  log->indexer_ = std::thread([raw = log.get()] { raw->IndexerLoop(); });
   return log;
 }
 
