@@ -52,7 +52,7 @@ std::string Metrics::Render(const Gauges& g) const {
     out += buf;
   };
   auto gauge = [&](const char* name, const char* help, double v) {
-    std::snprintf(buf, sizeof(buf), "# HELP %s %s\n# TYPE %s gauge\n%s %.6g\n", name, help, name,
+    std::snprintf(buf, sizeof(buf), "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name,
                   name, v);
     out += buf;
   };
