@@ -131,6 +131,8 @@ class Log {
   struct Segment;
   struct Pending;
   struct InFlight;
+  struct BlockingWaiter;
+  struct WakeChain;
 
   Log(std::string dir, const LogOptions& options);
 
@@ -193,6 +195,7 @@ class Log {
   bool stopping_ = false;          // GUARDED_BY(queue_mu_)
   bool sync_progress_ = false;     // GUARDED_BY(queue_mu_): the syncer moved durable_ (or failed)
   std::deque<InFlight> inflight_;  // writer thread: written batches awaiting their sync
+  std::vector<std::shared_ptr<BlockingWaiter>> to_wake_;  // writer thread: this batch's waiters
 
   // Syncer hand-off.
   std::mutex sync_mu_;
