@@ -1,5 +1,7 @@
 #include "server/domain/events.h"
 
+#include "server/domain/text.h"
+
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
 
@@ -11,40 +13,12 @@ namespace orderlog::domain {
 
 namespace {
 
-// A streambuf over bytes in memory: cereal reads and writes through iostreams, and building a
-// stringstream per event would cost more than the decoding itself.
-class MemoryInBuf : public std::streambuf {
- public:
-  void Reset(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());  // NOLINT: read-only use
-    setg(p, p, p + bytes.size());
-  }
-};
-
-class StringOutBuf : public std::streambuf {
- public:
-  explicit StringOutBuf(std::string* out) : out_(out) {}
-
- protected:
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_->append(s, static_cast<size_t>(n));
-    return n;
-  }
-  int_type overflow(int_type c) override {
-    if (c != traits_type::eof()) out_->push_back(static_cast<char>(c));
-    return c;
-  }
-
- private:
-  std::string* out_;
-};
-
 template <typename T>
 std::string Encode(const T& event) {
   std::string out;
   out.reserve(64);
   out.push_back(static_cast<char>(kEventSchemaVersion));
-  StringOutBuf buf(&out);
+  StringSink buf(&out);
   std::ostream os(&buf);
   {
     cereal::BinaryOutputArchive ar(os);
@@ -55,7 +29,7 @@ std::string Encode(const T& event) {
 
 template <typename T>
 Result<OrderEvent> Decode(std::string_view body) {
-  thread_local MemoryInBuf buf;
+  thread_local MemorySource buf;
   thread_local std::istream is(&buf);
   buf.Reset(body);
   is.clear();

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "server/domain/snapshot.h"
+#include "server/domain/text.h"
 
 namespace orderlog::domain {
 
@@ -16,51 +17,12 @@ double SecondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Well-formed UTF-8 without control characters (U+0000-U+001F, U+007F).
-bool ValidText(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      n = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n;
-  }
-  return true;
-}
-
 Status CheckField(const char* name, std::string_view value) {
   if (value.empty() || value.size() > kMaxFieldBytes) {
     return Status::InvalidArgument(std::string(name) + " must be 1 to " +
                                    std::to_string(kMaxFieldBytes) + " bytes of UTF-8");
   }
-  if (!ValidText(value)) {
+  if (!IsValidUtf8(value, /*reject_controls=*/true)) {
     return Status::InvalidArgument(std::string(name) +
                                    " must be valid UTF-8 without control characters");
   }

@@ -1,5 +1,7 @@
 #include "server/domain/read_model.h"
 
+#include "server/domain/text.h"
+
 #include <xxhash.h>
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
@@ -347,36 +349,6 @@ std::unique_ptr<ReadModel::Frozen> ReadModel::Freeze() const {
   f->keys_ = keys_.Freeze();
   return f;
 }
-
-namespace {
-
-class StringSink : public std::streambuf {
- public:
-  explicit StringSink(std::string* out) : out_(out) {}
-
- protected:
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_->append(s, static_cast<size_t>(n));
-    return n;
-  }
-  int_type overflow(int_type c) override {
-    if (c != traits_type::eof()) out_->push_back(static_cast<char>(c));
-    return c;
-  }
-
- private:
-  std::string* out_;
-};
-
-class MemorySource : public std::streambuf {
- public:
-  explicit MemorySource(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());  // NOLINT: read-only use
-    setg(p, p, p + bytes.size());
-  }
-};
-
-}  // namespace
 
 std::string ReadModel::Serialize(const Frozen& f) {
   std::string out;
