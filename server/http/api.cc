@@ -115,6 +115,19 @@ bool Api::ReadBody(const Request& req, Writer& rw, const RequestContext& ctx, Js
   return true;
 }
 
+bool Api::CountParam(const Request& req, const char* name, uint64_t* out, Writer& rw,
+                     const RequestContext& ctx) {
+  auto raw = QueryParam(req, name);
+  if (!raw) return true;  // absent: keep the default
+  auto n = ParseCount(*raw);
+  if (!n) {
+    ReplyError(rw, ctx, *metrics_, 422, std::string(name) + " must be a non-negative integer");
+    return false;
+  }
+  *out = *n;
+  return true;
+}
+
 std::shared_ptr<Api::Writer> Api::Park(Writer& rw) {
   inflight_.fetch_add(1);
   return std::make_shared<Writer>(std::move(rw));

@@ -64,6 +64,9 @@ class Api {
   void ReplyStatus(Writer& rw, const RequestContext& ctx, const Status& status);
   // Checks the body size and parses it; false (and answered) if the request is refused.
   bool ReadBody(const Request& req, Writer& rw, const RequestContext& ctx, struct JsonObject* out);
+  // An optional non-negative integer query parameter into *out; false (and answered 422) if bad.
+  bool CountParam(const Request& req, const char* name, uint64_t* out, Writer& rw,
+                  const RequestContext& ctx);
   // Writes in flight: their ResponseWriters live until the writer thread answers them.
   std::shared_ptr<Writer> Park(Writer& rw);
   void Unpark(const std::shared_ptr<Writer>& rw);

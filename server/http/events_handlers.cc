@@ -9,22 +9,10 @@ void Api::Feed(const Request& req, Writer& rw, RequestContext& ctx) {
   constexpr uint64_t kMaxLimit = 10'000;
   uint64_t after = 0;
   uint64_t limit = kDefaultLimit;
-  if (auto a = QueryParam(req, "after")) {
-    auto n = ParseCount(*a);
-    if (!n) {
-      ReplyError(rw, ctx, *metrics_, 422, "after must be a non-negative integer");
-      return;
-    }
-    after = *n;
+  if (!CountParam(req, "after", &after, rw, ctx) || !CountParam(req, "limit", &limit, rw, ctx)) {
+    return;
   }
-  if (auto l = QueryParam(req, "limit")) {
-    auto n = ParseCount(*l);
-    if (!n) {
-      ReplyError(rw, ctx, *metrics_, 422, "limit must be a non-negative integer");
-      return;
-    }
-    limit = std::min(*n, kMaxLimit);
-  }
+  limit = std::min(limit, kMaxLimit);
   std::vector<domain::OrderEventRecord> events;
   Status s = svc_->Feed(Position(after), limit, &events);
   if (!s.ok()) {

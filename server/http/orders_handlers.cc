@@ -206,23 +206,10 @@ void Api::ListOrders(const Request& req, Writer& rw, RequestContext& ctx) {
     }
   }
   if (auto c = QueryParam(req, "customer_id")) filter.customer_id = *c;
-  size_t limit = SIZE_MAX;
-  size_t offset = 0;
-  if (auto l = QueryParam(req, "limit")) {
-    auto n = ParseCount(*l);
-    if (!n) {
-      ReplyError(rw, ctx, *metrics_, 422, "limit must be a non-negative integer");
-      return;
-    }
-    limit = *n;
-  }
-  if (auto o = QueryParam(req, "offset")) {
-    auto n = ParseCount(*o);
-    if (!n) {
-      ReplyError(rw, ctx, *metrics_, 422, "offset must be a non-negative integer");
-      return;
-    }
-    offset = *n;
+  uint64_t limit = UINT64_MAX;
+  uint64_t offset = 0;
+  if (!CountParam(req, "limit", &limit, rw, ctx) || !CountParam(req, "offset", &offset, rw, ctx)) {
+    return;
   }
   size_t total = 0;
   const auto orders = svc_->List(filter, offset, limit, &total);
