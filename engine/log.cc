@@ -142,7 +142,9 @@ Result<AppendResult> Log::Append(AppendRequest request) {
     std::unique_lock lk(w->mu);
     w->cv.wait(lk, [&] { return w->done; });
   }
-  if (w->chain) w->chain->WakeSome(2);
+  // Take the chain out of the waiter: chain -> waiter -> chain is a cycle until every waiter of
+  // the batch has done this.
+  if (std::shared_ptr<WakeChain> chain = std::move(w->chain)) chain->WakeSome(2);
   return std::move(*w->result);
 }
 
