@@ -32,17 +32,17 @@ void Reply(Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics
   const auto mime = content_type != nullptr ? Http::Mime::MediaType::fromString(content_type)
                                             : Http::Mime::MediaType(Http::Mime::Type::Application,
                                                                     Http::Mime::Subtype::Json);
+  // Counted before the send: a client that has its answer may ask /metrics at once.
+  metrics.CountRequest(
+      ctx.route, ctx.method, code,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.start).count());
   // A client that has gone makes Pistache throw from send() (synchronously, "Write failed"), or
   // reject its promise later: neither may escape, least of all on the log's writer thread.
   try {
     rw.send(static_cast<Http::Code>(code), body, mime)
         .then([](ssize_t) {}, Pistache::Async::IgnoreException);
   } catch (const std::exception&) {
-    code = 499;  // counted as "client closed the request", as nginx does
   }
-  metrics.CountRequest(
-      ctx.route, ctx.method, code,
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.start).count());
 }
 
 void ReplyError(Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics, int code,
