@@ -57,10 +57,9 @@ Log::~Log() {
 // Submission (any thread)
 
 void Log::AppendAsync(AppendRequest request, AppendCallback done) {
-  if (failed_.load(std::memory_order_acquire)) {
-    done(health());
-    return;
-  }
+  // Even when the log has failed, the refusal goes through the writer thread: a completion that
+  // ran here, inside the caller's call, could deadlock a caller that holds a lock its completion
+  // takes (the order service does).
   bool wake = false;
   {
     std::unique_lock lk(queue_mu_);

@@ -94,7 +94,9 @@ class Log {
   Log(const Log&) = delete;
   Log& operator=(const Log&) = delete;
 
-  // Queues an append; `done` is called once it is acknowledged (see Durability) or failed.
+  // Queues an append; `done` is called once it is acknowledged (see Durability) or failed, on the
+  // writer thread — also when the log has failed. Only when the log is closed or read-only is it
+  // called at once, on the caller's thread.
   void AppendAsync(AppendRequest request, AppendCallback done);
   // Blocking append.
   Result<AppendResult> Append(AppendRequest request);

@@ -186,6 +186,11 @@ void OrderService::Create(CreateCommand cmd, CreateCallback done) {
     return;
   }
   std::unique_lock lk(decide_mu_);
+  if (closing_) {  // after Close the log would answer inline, under this lock
+    lk.unlock();
+    done(Status::Closed("the service is shutting down"));
+    return;
+  }
   const std::string key = cmd.idempotency_key;
   if (!key.empty()) {
     if (auto it = pending_keys_.find(key); it != pending_keys_.end()) {
@@ -252,6 +257,11 @@ void OrderService::ChangeStatus(ChangeStatusCommand cmd, ChangeCallback done) {
     return;
   }
   std::unique_lock lk(decide_mu_);
+  if (closing_) {
+    lk.unlock();
+    done(Status::Closed("the service is shutting down"));
+    return;
+  }
   OrderStatus status;
   uint64_t version;
   if (auto it = pending_.find(cmd.order_id); it != pending_.end()) {
@@ -461,6 +471,10 @@ Status OrderService::TakeSnapshot() {
 Status OrderService::Close() {
   if (closed_) return Status::Ok();
   closed_ = true;
+  {
+    std::lock_guard g(decide_mu_);
+    closing_ = true;  // no command reaches the log after this
+  }
   Status log_status = log_ ? log_->Close() : Status::Ok();  // completes everything in flight
   if (snap_thread_.joinable()) {
     {

@@ -167,6 +167,7 @@ class OrderService {
   std::mutex decide_mu_;
   std::unordered_map<std::string, PendingOrder> pending_;     // GUARDED_BY(decide_mu_)
   std::unordered_map<std::string, PendingKey> pending_keys_;  // GUARDED_BY(decide_mu_)
+  bool closing_ = false;                                      // GUARDED_BY(decide_mu_)
 
   // Snapshots are written by their own thread from a frozen copy of the model.
   std::mutex snap_mu_;

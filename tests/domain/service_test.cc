@@ -461,3 +461,35 @@ TEST(ServiceTest, WritesDuringASnapshotAreNotInIt) {
 
 }  // namespace
 }  // namespace orderlog::testing
+
+#include "tests/support/fault_env.h"
+
+namespace orderlog::testing {
+namespace {
+
+// Once the log has failed, every command is refused with the log's reason — and never deadlocks
+// (the refusal used to be delivered inside the append call, under the decision lock).
+TEST(ServiceTest, CommandsAfterAFailedSyncAreRefusedNotDeadlocked) {
+  TempDir dir;
+  FaultEnv env;
+  auto opts = QuietOptions(dir.path());
+  opts.log.env = &env;
+  opts.snapshot_on_close = false;
+  auto svc = OpenService(opts);
+  const std::string id = svc->CreateAndWait(Order("c", "p", 1))->id.ToString();
+  env.FailAlways(FaultOp::kSync, StatusCode::kNoSpace);
+  auto first = svc->CreateAndWait(Order("c", "p", 1));
+  EXPECT_EQ(first.status().code(), StatusCode::kNoSpace);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(svc->CreateAndWait(Order("c", "p", 1)).status().code(), StatusCode::kNoSpace);
+    EXPECT_EQ(svc->ChangeStatusAndWait(To(id, OrderStatus::kShipped)).status().code(),
+              StatusCode::kNoSpace);
+  }
+  EXPECT_EQ(svc->order_count(), 1u);  // nothing unacknowledged is visible
+  EXPECT_EQ(svc->Get(id)->status, OrderStatus::kProcessing);
+  EXPECT_FALSE(svc->Close().ok());  // the log failed: Close says so
+  EXPECT_EQ(svc->CreateAndWait(Order("c", "p", 1)).status().code(), StatusCode::kClosed);
+}
+
+}  // namespace
+}  // namespace orderlog::testing
