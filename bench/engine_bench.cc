@@ -120,9 +120,6 @@ void BM_AppendBlocking(benchmark::State& state) {
     state.counters["p99_us"] = g_latency.Percentile(0.99);
     state.counters["fsyncs"] = static_cast<double>(g_shared_log->Stats().fsyncs);
   }
-  if (state.thread_index() == 0) {
-    // Every thread has passed the end-of-loop barrier: nobody uses the log any more.
-  }
 }
 BENCHMARK(BM_AppendBlocking)
     ->ArgNames({"payload", "durability"})

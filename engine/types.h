@@ -23,8 +23,6 @@ struct StrongU64 {
 using Position = StrongU64<struct PositionTag>;
 // Place of an event in its own stream: 1, 2, 3, ... 0 means "the stream does not exist".
 using StreamVersion = StrongU64<struct StreamVersionTag>;
-// A segment is named by the position of its first record.
-using SegmentId = StrongU64<struct SegmentIdTag>;
 
 // The check an append makes against the stream's current version, atomically with the append.
 struct ExpectedVersion {

@@ -167,15 +167,6 @@ void ReadModel::IndexRow(uint32_t row, size_t slot, uint32_t tag) {
   x.by_customer[r.customer].push_back(row);
 }
 
-Status ReadModel::Apply(const RecordView& rec) {
-  auto event = DecodeEvent(rec.type, rec.payload);
-  if (!event.ok()) {
-    return Status::Corruption("position " + std::to_string(rec.position.value) + ": " +
-                              event.status().message());
-  }
-  return Apply(rec.position, rec.stream, *event, rec.version.value, rec.timestamp_ms);
-}
-
 Status ReadModel::Apply(Position position, std::string_view order_id, const OrderEvent& event,
                         uint64_t version, int64_t ts_ms) {
   std::unique_lock lk(mu_);

@@ -86,8 +86,6 @@ class ReadModel {
   ReadModel(const ReadModel&) = delete;
   ReadModel& operator=(const ReadModel&) = delete;
 
-  // Folds one record of the log. Corruption if it is not a valid next event for its order.
-  Status Apply(const RecordView& rec);
   // Folds a decoded event (the committer knows it already: no decoding on the hot path).
   Status Apply(Position position, std::string_view order_id, const OrderEvent& event,
                uint64_t version, int64_t ts_ms);

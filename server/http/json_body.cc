@@ -11,10 +11,6 @@
 
 namespace orderlog::http {
 
-bool IsValidUtf8(std::string_view s) {
-  return domain::IsValidUtf8(s);
-}
-
 std::optional<int64_t> ParseIntegerLiteral(std::string_view s) {
   if (s.empty()) return std::nullopt;
   size_t i = s[0] == '-' ? 1 : 0;
@@ -42,7 +38,7 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
     return Value(JsonType::kNumber, std::string_view(s, n));
   }
   bool String(const char* s, rapidjson::SizeType n, bool) {
-    if (!IsValidUtf8(std::string_view(s, n)))
+    if (!domain::IsValidUtf8(std::string_view(s, n)))
       return Fail("invalid UTF-8 or lone surrogate in a string");
     return Value(JsonType::kString, std::string_view(s, n));
   }
@@ -53,7 +49,7 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
   }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     const std::string_view key(s, n);
-    if (!IsValidUtf8(key)) return Fail("invalid UTF-8 or lone surrogate in a key");
+    if (!domain::IsValidUtf8(key)) return Fail("invalid UTF-8 or lone surrogate in a key");
     if (!keys_.back().emplace(key).second)
       return Fail("duplicate key \"" + std::string(key) + "\"");
     if (keys_.size() == 1) pending_key_ = std::string(key);

@@ -34,9 +34,6 @@ struct JsonParseResult {
 
 JsonParseResult ParseJsonObject(std::string_view body);
 
-// Well-formed UTF-8 with no surrogate code points.
-bool IsValidUtf8(std::string_view s);
-
 // A JSON integer literal (no fraction, no exponent, not "-0") within int64; nullopt otherwise.
 std::optional<int64_t> ParseIntegerLiteral(std::string_view literal);
 
