@@ -779,6 +779,7 @@ LogStats Log::Stats() const {
   s.appended_events = appended_events_.load(std::memory_order_relaxed);
   s.appended_bytes = appended_bytes_.load(std::memory_order_relaxed);
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
+  s.index_write_failures = index_write_failures_.load(std::memory_order_relaxed);
   std::shared_lock lk(index_mu_);
   s.streams = streams_.size();
   s.segments = segments_.size();

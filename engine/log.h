@@ -82,6 +82,8 @@ struct LogStats {
   uint64_t appended_events = 0;     // since open
   uint64_t appended_bytes = 0;      // since open
   uint64_t fsyncs = 0;              // since open
+  // .idx files the indexer could not write (not fatal: the next open rebuilds them).
+  uint64_t index_write_failures = 0;
 };
 
 class Log {

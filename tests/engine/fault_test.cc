@@ -1,5 +1,6 @@
 // The log on a disk that fails: failing fsync, full disk, short writes, power loss, and a loop
 // that fails every I/O operation of a workload in turn (SQLite's I/O-error loop).
+#include <filesystem>
 #include <map>
 
 #include "engine/segment.h"
@@ -175,6 +176,36 @@ TEST(FaultTest, FailEveryIoOperationInTurn) {
     ++runs_with_failure;
   }
   EXPECT_GT(runs_with_failure, 100);
+}
+
+}  // namespace
+}  // namespace orderlog::testing
+
+namespace orderlog::testing {
+namespace {
+
+// The .idx files are written off the append path; one that cannot be written costs nothing but
+// a rebuild at the next open.
+TEST(FaultTest, IndexFilesThatCannotBeWrittenAreCountedAndRebuiltAtOpen) {
+  TempDir dir;
+  FaultEnv env;
+  LogOptions opts;
+  opts.env = &env;
+  opts.segment_size = 4096;
+  env.FailAlways(FaultOp::kRename);  // only the atomic .idx write renames
+  {
+    auto log = OpenOrDie(dir.path(), opts);
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(log->Append(Req("s", PayloadFor(i))).ok());
+    EXPECT_TRUE(log->health().ok());
+    ASSERT_TRUE(log->Close().ok());
+    EXPECT_GT(log->Stats().index_write_failures, 0u);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file(IndexFileName(Position(1)))));
+  env.Reset();
+  auto log = OpenOrDie(dir.path(), opts);
+  EXPECT_EQ(log->committed_position(), Position(300));
+  EXPECT_TRUE(std::filesystem::exists(dir.file(IndexFileName(Position(1)))));
+  EXPECT_EQ(log->Read(Position(7))->payload, PayloadFor(6));
 }
 
 }  // namespace
