@@ -128,8 +128,15 @@ bool Api::CountParam(const Request& req, const char* name, uint64_t* out, Writer
   return true;
 }
 
-std::shared_ptr<Api::Writer> Api::Park(Writer& rw) {
+std::shared_ptr<Api::Writer> Api::Park(Writer& rw, const RequestContext& ctx) {
+  // Counted in flight before draining_ is read: Drain sets draining_ and then waits for the
+  // count, so a write either sees draining_ or is waited for.
   inflight_.fetch_add(1);
+  if (draining_) {
+    inflight_.fetch_sub(1);
+    ReplyError(rw, ctx, *metrics_, 503, "The server is shutting down");
+    return nullptr;
+  }
   return std::make_shared<Writer>(std::move(rw));
 }
 

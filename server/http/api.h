@@ -68,7 +68,8 @@ class Api {
   bool CountParam(const Request& req, const char* name, uint64_t* out, Writer& rw,
                   const RequestContext& ctx);
   // Writes in flight: their ResponseWriters live until the writer thread answers them.
-  std::shared_ptr<Writer> Park(Writer& rw);
+  // nullptr (and answered 503) once the server is draining.
+  std::shared_ptr<Writer> Park(Writer& rw, const RequestContext& ctx);
   void Unpark(const std::shared_ptr<Writer>& rw);
   void KickLoop();
 

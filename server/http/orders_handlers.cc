@@ -98,11 +98,8 @@ void Api::CreateOrder(const Request& req, Writer& rw, RequestContext& ctx) {
     ReplyStatus(rw, ctx, valid);
     return;
   }
-  if (draining_) {
-    ReplyError(rw, ctx, *metrics_, 503, "The server is shutting down");
-    return;
-  }
-  auto parked = Park(rw);
+  auto parked = Park(rw, ctx);
+  if (!parked) return;
   const auto t0 = Clock::now();
   svc_->Create(
       std::move(cmd), [this, parked, ctx, t0](const orderlog::Result<domain::CreateResult>& r) {
@@ -142,11 +139,8 @@ void Api::ChangeStatus(const Request& req, Writer& rw, RequestContext& ctx) {
       return;
     }
   }
-  if (draining_) {
-    ReplyError(rw, ctx, *metrics_, 503, "The server is shutting down");
-    return;
-  }
-  auto parked = Park(rw);
+  auto parked = Park(rw, ctx);
+  if (!parked) return;
   const auto t0 = Clock::now();
   const std::string message = std::string("Order status updated to ") + domain::StatusName(*status);
   svc_->ChangeStatus(std::move(cmd), [this, parked, ctx, t0, id,
