@@ -37,7 +37,8 @@
 //   24 8  XXH3-64 of every byte of the segment before the footer
 //   32 8  XXH3-64 of footer bytes 0..32
 //
-// Segment index file (.idx, written once at seal time, rebuilt from the segment if bad):
+// Segment index file (.idx, written once just after the seal, rebuilt from the segment if
+// missing or bad):
 //   0  8  magic "OLOGIDX\0"
 //   8  4  format version
 //   12 4  stream count s
