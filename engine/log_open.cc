@@ -52,13 +52,9 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
     log->lock_ = std::move(lock).value();
   }
 
-  auto names = env->ListDir(dir);
-  if (!names.ok()) return names.status();
-  std::vector<Position> bases;
-  for (const auto& name : *names) {
-    if (auto base = ParseSegmentFileName(name)) bases.push_back(*base);
-  }
-  std::sort(bases.begin(), bases.end());
+  auto listed = ListSegmentFiles(env, dir);
+  if (!listed.ok()) return listed.status();
+  const std::vector<Position> bases = std::move(listed).value();
 
   // Size the stream table once (the .idx headers count the streams each segment starts, the
   // active segment adds at most one per record), so loading millions of streams never rehashes.

@@ -47,6 +47,17 @@ std::optional<Position> ParseSegmentFileName(std::string_view name) {
   return Position(v);
 }
 
+Result<std::vector<Position>> ListSegmentFiles(Env* env, const std::string& dir) {
+  auto names = env->ListDir(dir);
+  if (!names.ok()) return names.status();
+  std::vector<Position> bases;
+  for (const auto& name : *names) {
+    if (auto base = ParseSegmentFileName(name)) bases.push_back(*base);
+  }
+  std::sort(bases.begin(), bases.end());
+  return bases;
+}
+
 std::string EncodeSegmentHeader(Position base) {
   std::string out(f::kSegmentHeaderSize, '\0');
   std::memcpy(out.data(), f::kSegmentMagic, 8);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/env.h"
 #include "engine/record.h"
@@ -17,6 +18,8 @@ std::string SegmentFileName(Position base);  // "00000000000000000001.seg"
 std::string IndexFileName(Position base);    // "00000000000000000001.idx"
 // Parses a segment file name; nullopt for anything else.
 std::optional<Position> ParseSegmentFileName(std::string_view name);
+// Base positions of the segment files in dir, ascending.
+Result<std::vector<Position>> ListSegmentFiles(Env* env, const std::string& dir);
 
 std::string EncodeSegmentHeader(Position base);
 // Verifies magic, version and checksum. `file` names the file in the error.

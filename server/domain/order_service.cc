@@ -172,6 +172,7 @@ Status OrderService::Start(StartupReport* report) {
   if (options_.snapshot_every > 0) {
     next_snapshot_at_ = model_->position().value + options_.snapshot_every;
   }
+  if (options_.log.read_only) return Status::Ok();  // inspection: no snapshots, no commands
   snap_thread_ = std::thread([this] { SnapshotLoop(); });
   return Status::Ok();
 }
@@ -350,15 +351,21 @@ Result<ChangeResult> OrderService::ChangeStatusAndWait(ChangeStatusCommand cmd) 
 // ---------------------------------------------------------------------------------------------
 // Queries that read the log
 
-namespace {
-Result<OrderEventRecord> ToRecord(const Event& ev) {
-  auto decoded = DecodeEvent(ev.type, ev.payload);
+Result<OrderEventRecord> ToOrderEventRecord(const RecordView& rec) {
+  auto decoded = DecodeEvent(rec.type, rec.payload);
   if (!decoded.ok()) {
-    return Status::Corruption("position " + std::to_string(ev.position.value) + ": " +
+    return Status::Corruption("position " + std::to_string(rec.position.value) + ": " +
                               decoded.status().message());
   }
-  return OrderEventRecord{ev.position,     ev.version.value, static_cast<EventType>(ev.type),
-                          ev.timestamp_ms, ev.stream,        std::move(decoded).value()};
+  return OrderEventRecord{
+      rec.position,     rec.version.value,       static_cast<EventType>(rec.type),
+      rec.timestamp_ms, std::string(rec.stream), std::move(decoded).value()};
+}
+
+namespace {
+Result<OrderEventRecord> ToRecord(const Event& ev) {
+  return ToOrderEventRecord(
+      RecordView{ev.position, ev.version, ev.type, ev.timestamp_ms, ev.stream, ev.payload, 0});
 }
 }  // namespace
 
@@ -484,7 +491,7 @@ Status OrderService::Close() {
     snap_cv_.notify_one();
     snap_thread_.join();
   }
-  if (log_ && options_.snapshot_on_close && log_status.ok()) {
+  if (log_ && options_.snapshot_on_close && !options_.log.read_only && log_status.ok()) {
     Status s = TakeSnapshot();
     if (!s.ok()) Info("closing snapshot failed: " + s.ToString());
   }

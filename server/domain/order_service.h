@@ -28,6 +28,8 @@ namespace orderlog::domain {
 
 struct ServiceOptions {
   std::string data_dir = "./data";
+  // log.read_only: open for inspection (no lock, nothing written, no snapshots; commands fail
+  // with kReadOnly) — the state as of the open.
   LogOptions log;
   uint64_t snapshot_every = 100'000;  // events between snapshots; 0: only at shutdown
   bool snapshot_on_close = true;
@@ -85,6 +87,9 @@ struct OrderEventRecord {
   std::string order_id;
   OrderEvent event;
 };
+
+// Decodes a record of the log as an order event; Corruption (naming the position) if it is not one.
+Result<OrderEventRecord> ToOrderEventRecord(const RecordView& rec);
 
 // Checks the fields of a create against the API's rules (sizes, control characters, UTF-8,
 // quantity range); InvalidArgument naming the field otherwise.

@@ -123,6 +123,13 @@ std::string EventsJson(const std::vector<domain::OrderEventRecord>& events, bool
   return Take(b);
 }
 
+std::string EventJson(const domain::OrderEventRecord& event, bool with_order_id) {
+  rapidjson::StringBuffer b;
+  Writer w(b);
+  Event(w, event, with_order_id);
+  return Take(b);
+}
+
 std::string HealthJson(uint64_t position, uint64_t orders) {
   rapidjson::StringBuffer b;
   Writer w(b);
