@@ -259,7 +259,6 @@ class Checker {
     const bool use_idx = sc.index == IndexFileState::kValid;
 
     // The records.
-    const Position seg_first = expect_;
     uint64_t count = 0;
     bool idx_mismatch = false;
     auto on_record = [&](const RecordView& rec, uint64_t offset) {
@@ -328,7 +327,6 @@ class Checker {
       Problem(path, size >= f::kFooterSize ? size - f::kFooterSize : 0,
               "segment is not sealed (no valid footer) but newer segments follow", expect_.value);
     }
-    (void)seg_first;
     done_before_ += size;
     rep_->segments.push_back(std::move(sc));
   }
@@ -354,7 +352,8 @@ class Checker {
       }
       const uint64_t bad = reader.offset();
       const char* why = reader.why();
-      auto later = NextValidRecord(*file, bad + 1, end);
+      auto found = FindValidRecordAfter(*file, bad + 1, end, Position(0));
+      const std::optional<uint64_t> later = found.ok() ? *found : std::nullopt;
       if (later) {
         Problem(path, bad,
                 std::string(why) + "; " + std::to_string(*later - bad) +
@@ -388,21 +387,6 @@ class Checker {
       Problem(path, bad, why, expect_.value);
       return;
     }
-  }
-
-  // The offset of the first valid record in [from, end), if any.
-  static std::optional<uint64_t> NextValidRecord(const File& file, uint64_t from, uint64_t end) {
-    if (from >= end) return std::nullopt;
-    std::string buf(end - from, '\0');
-    size_t got = 0;
-    if (!file.ReadAt(from, buf.size(), buf.data(), &got).ok()) return std::nullopt;
-    for (size_t i = 0; i + f::kRecordHeaderSize <= got; ++i) {
-      RecordView rec;
-      if (DecodeRecord(buf.data() + i, got - i, &rec).outcome == DecodeOutcome::kOk) {
-        return from + i;
-      }
-    }
-    return std::nullopt;
   }
 
   static uint64_t HashPrefix(const File& file, uint64_t n) {

@@ -7,12 +7,6 @@ namespace orderlog {
 
 namespace f = format;
 
-namespace {
-Status CorruptAt(const std::string& file, uint64_t offset, const std::string& why) {
-  return Status::Corruption(file + " offset " + std::to_string(offset) + ": " + why);
-}
-}  // namespace
-
 LogCursor::LogCursor(Env* env, std::string dir, Position after)
     : env_(env), dir_(std::move(dir)), after_(after), last_(after), base_(Position(1)) {}
 
@@ -55,7 +49,8 @@ Status LogCursor::OpenSegment(Position base) {
   auto header_base = DecodeSegmentHeader(header, path_);
   if (!header_base.ok()) return header_base.status();
   if (*header_base != base) {
-    return CorruptAt(path_, 16, "header says base position " + std::to_string(header_base->value));
+    return CorruptionAt(path_, 16,
+                        "header says base position " + std::to_string(header_base->value));
   }
   sealed_ = false;
   end_ = *size;
@@ -126,9 +121,9 @@ LogCursor::Next LogCursor::Read(RecordView* rec) {
       next_off_ = reader_->next_offset();
       tail_bad_ = 0;
       if (rec->position != base_) {
-        problem_ = CorruptAt(path_, reader_->offset(),
-                             "expected position " + std::to_string(base_.value) + ", found " +
-                                 std::to_string(rec->position.value));
+        problem_ = CorruptionAt(path_, reader_->offset(),
+                                "expected position " + std::to_string(base_.value) + ", found " +
+                                    std::to_string(rec->position.value));
         return Next::kProblem;
       }
       base_ = base_.next();  // from here on: the position expected next
@@ -150,11 +145,11 @@ LogCursor::Next LogCursor::Read(RecordView* rec) {
     if (r == SegmentReader::Next::kEnd) {
       tail_bad_ = 0;
       if (!next_exists) return Next::kEnd;
-      problem_ = CorruptAt(path_, end_, "segment is not sealed but a newer segment follows");
+      problem_ = CorruptionAt(path_, end_, "segment is not sealed but a newer segment follows");
       return Next::kProblem;
     }
     if (sealed_ || next_exists) {
-      problem_ = CorruptAt(path_, reader_->offset(), reader_->why());
+      problem_ = CorruptionAt(path_, reader_->offset(), reader_->why());
       return Next::kProblem;
     }
     tail_bad_ = end_ - reader_->offset();

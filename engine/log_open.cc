@@ -11,32 +11,6 @@ namespace orderlog {
 
 namespace f = format;
 
-namespace {
-
-Status CorruptAt(const std::string& file, uint64_t offset, const std::string& why) {
-  return Status::Corruption(file + " offset " + std::to_string(offset) + ": " + why);
-}
-
-// Offset of the first valid record in [from, end) whose position is after `after`, if any.
-// Used to tell a torn tail (nothing valid follows the damage) from corruption.
-Result<std::optional<uint64_t>> FindValidRecordAfter(const File& file, uint64_t from, uint64_t end,
-                                                     Position after) {
-  if (from >= end) return std::optional<uint64_t>();
-  std::string buf(end - from, '\0');
-  size_t got = 0;
-  ORDERLOG_RETURN_IF_ERROR(file.ReadAt(from, buf.size(), buf.data(), &got));
-  for (size_t i = 0; i + f::kRecordHeaderSize <= got; ++i) {
-    RecordView rec;
-    if (DecodeRecord(buf.data() + i, got - i, &rec).outcome == DecodeOutcome::kOk &&
-        rec.position > after) {
-      return std::optional<uint64_t>(from + i);
-    }
-  }
-  return std::optional<uint64_t>();
-}
-
-}  // namespace
-
 Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions& options) {
   if (options.segment_size < 4096 || options.segment_size > f::kMaxSegmentSize) {
     return Status::InvalidArgument("segment size must be between 4 KiB and 2 GiB");
@@ -127,13 +101,14 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
     return header_base.status();
   }
   if (*header_base != base) {
-    return CorruptAt(path, 16, "header says base position " + std::to_string(header_base->value));
+    return CorruptionAt(path, 16,
+                        "header says base position " + std::to_string(header_base->value));
   }
   if (base != expected_base) {
-    return CorruptAt(path, 16,
-                     "segment starts at position " + std::to_string(base.value) +
-                         " but the log before it ends at " +
-                         std::to_string(expected_base.value - 1));
+    return CorruptionAt(path, 16,
+                        "segment starts at position " + std::to_string(base.value) +
+                            " but the log before it ends at " +
+                            std::to_string(expected_base.value - 1));
   }
 
   auto seg = std::make_unique<Segment>();
@@ -148,13 +123,13 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
     ORDERLOG_RETURN_IF_ERROR(file->ReadAt(size - f::kFooterSize, tail.size(), tail.data(), &got));
     footer = DecodeSegmentFooter(std::string_view(tail.data(), got));
     if (footer && footer->last_position.value + 1 != base.value + footer->record_count) {
-      return CorruptAt(path, size - f::kFooterSize, "footer count and last position disagree");
+      return CorruptionAt(path, size - f::kFooterSize, "footer count and last position disagree");
     }
   }
   if (!footer) {
     if (!is_last) {
-      return CorruptAt(path, size >= f::kFooterSize ? size - f::kFooterSize : 0,
-                       "segment is not sealed (no valid footer) but newer segments follow");
+      return CorruptionAt(path, size >= f::kFooterSize ? size - f::kFooterSize : 0,
+                          "segment is not sealed (no valid footer) but newer segments follow");
     }
     return LoadActive(std::move(seg), size);
   }
@@ -174,7 +149,7 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
       const auto& o = seg->offsets;
       bool sane = o.empty() || (o.front() == f::kSegmentHeaderSize && o.back() < seg->end);
       for (size_t i = 1; sane && i < o.size(); ++i) sane = o[i] > o[i - 1];
-      if (!sane) idx_status = CorruptAt(idx_path, f::kIndexHeaderSize, "offsets out of order");
+      if (!sane) idx_status = CorruptionAt(idx_path, f::kIndexHeaderSize, "offsets out of order");
     }
   } else {
     idx_status = bytes.status();
@@ -186,9 +161,9 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
     entries.clear();
     Status damage = RebuildIndex(seg.get(), seg->end, &entries);
     if (damage.ok() && seg->count() != footer->record_count) {
-      damage = CorruptAt(path, size - f::kFooterSize,
-                         "footer says " + std::to_string(footer->record_count) +
-                             " records, the segment holds " + std::to_string(seg->count()));
+      damage = CorruptionAt(path, size - f::kFooterSize,
+                            "footer says " + std::to_string(footer->record_count) +
+                                " records, the segment holds " + std::to_string(seg->count()));
     }
     if (!damage.ok()) {
       if (options_.read_only) {  // keep the records before the damage readable
@@ -233,21 +208,21 @@ Status Log::RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEn
     if (r != SegmentReader::Next::kRecord) {
       seg->end = reader.offset();
       if (!reader.io_status().ok()) return reader.io_status();
-      return CorruptAt(seg->path, reader.offset(), reader.why());
+      return CorruptionAt(seg->path, reader.offset(), reader.why());
     }
     if (rec.position != next) {
       seg->end = reader.offset();
-      return CorruptAt(seg->path, reader.offset(),
-                       "expected position " + std::to_string(next.value) + ", found " +
-                           std::to_string(rec.position.value));
+      return CorruptionAt(seg->path, reader.offset(),
+                          "expected position " + std::to_string(next.value) + ", found " +
+                              std::to_string(rec.position.value));
     }
     std::string_view key;
     StreamState* st = streams_.FindOrInsert(rec.stream, &key);
     if (rec.version != st->version.next()) {
       seg->end = reader.offset();
-      return CorruptAt(seg->path, reader.offset(),
-                       "stream version " + std::to_string(rec.version.value) + " does not follow " +
-                           std::to_string(st->version.value));
+      return CorruptionAt(seg->path, reader.offset(),
+                          "stream version " + std::to_string(rec.version.value) +
+                              " does not follow " + std::to_string(st->version.value));
     }
     seg->offsets.push_back(static_cast<uint32_t>(reader.offset()));
     seg->prevs.push_back(st->last.value);
@@ -283,25 +258,25 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
       if (!later.ok()) return later.status();
       if (*later) {
         Status bad =
-            CorruptAt(seg->path, reader.offset(),
-                      std::string(reader.why()) + ", yet a valid record follows at offset " +
-                          std::to_string(**later));
+            CorruptionAt(seg->path, reader.offset(),
+                         std::string(reader.why()) + ", yet a valid record follows at offset " +
+                             std::to_string(**later));
         if (!options_.read_only) return bad;
         open_problems_.push_back(bad);
       }
       break;  // a torn tail: cut below
     }
     if (rec.position != next) {
-      return CorruptAt(seg->path, reader.offset(),
-                       "expected position " + std::to_string(next.value) + ", found " +
-                           std::to_string(rec.position.value));
+      return CorruptionAt(seg->path, reader.offset(),
+                          "expected position " + std::to_string(next.value) + ", found " +
+                              std::to_string(rec.position.value));
     }
     std::string_view key;
     StreamState* st = streams_.FindOrInsert(rec.stream, &key);
     if (rec.version != st->version.next()) {
-      return CorruptAt(seg->path, reader.offset(),
-                       "stream version " + std::to_string(rec.version.value) + " does not follow " +
-                           std::to_string(st->version.value));
+      return CorruptionAt(seg->path, reader.offset(),
+                          "stream version " + std::to_string(rec.version.value) +
+                              " does not follow " + std::to_string(st->version.value));
     }
     IndexRecord(*seg, key, st, rec.position, rec.version, reader.offset());
     next = next.next();
@@ -321,7 +296,8 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
     buf.resize(static_cast<size_t>(std::min<uint64_t>(good_end - off, 1 << 20)));
     size_t got = 0;
     ORDERLOG_RETURN_IF_ERROR(seg->file->ReadAt(off, buf.size(), buf.data(), &got));
-    if (got != buf.size()) return CorruptAt(seg->path, off + got, "segment shrank while opening");
+    if (got != buf.size())
+      return CorruptionAt(seg->path, off + got, "segment shrank while opening");
     XXH3_64bits_update(active->hash.get(), buf.data(), got);
     off += got;
   }

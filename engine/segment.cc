@@ -58,6 +58,26 @@ Result<std::vector<Position>> ListSegmentFiles(Env* env, const std::string& dir)
   return bases;
 }
 
+Status CorruptionAt(const std::string& file, uint64_t offset, const std::string& why) {
+  return Status::Corruption(file + " offset " + std::to_string(offset) + ": " + why);
+}
+
+Result<std::optional<uint64_t>> FindValidRecordAfter(const File& file, uint64_t from, uint64_t end,
+                                                     Position after) {
+  if (from >= end) return std::optional<uint64_t>();
+  std::string buf(end - from, '\0');
+  size_t got = 0;
+  ORDERLOG_RETURN_IF_ERROR(file.ReadAt(from, buf.size(), buf.data(), &got));
+  for (size_t i = 0; i + f::kRecordHeaderSize <= got; ++i) {
+    RecordView rec;
+    if (DecodeRecord(buf.data() + i, got - i, &rec).outcome == DecodeOutcome::kOk &&
+        rec.position > after) {
+      return std::optional<uint64_t>(from + i);
+    }
+  }
+  return std::optional<uint64_t>();
+}
+
 std::string EncodeSegmentHeader(Position base) {
   std::string out(f::kSegmentHeaderSize, '\0');
   std::memcpy(out.data(), f::kSegmentMagic, 8);

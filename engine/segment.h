@@ -21,6 +21,13 @@ std::optional<Position> ParseSegmentFileName(std::string_view name);
 // Base positions of the segment files in dir, ascending.
 Result<std::vector<Position>> ListSegmentFiles(Env* env, const std::string& dir);
 
+// "<file> offset <n>: <why>": how every corruption is reported (tools parse it back).
+Status CorruptionAt(const std::string& file, uint64_t offset, const std::string& why);
+// Offset of the first valid record in [from, end) whose position is after `after`, if any: tells
+// a torn tail (nothing valid follows the damage) from corruption, and resyncs a check.
+Result<std::optional<uint64_t>> FindValidRecordAfter(const File& file, uint64_t from, uint64_t end,
+                                                     Position after);
+
 std::string EncodeSegmentHeader(Position base);
 // Verifies magic, version and checksum. `file` names the file in the error.
 Result<Position> DecodeSegmentHeader(std::string_view bytes, const std::string& file);
