@@ -333,19 +333,47 @@ struct SnapshotCheck {
   Status status;  // header and body
 };
 
+// A snapshot covering positions the log does not have cannot be loaded on it.
+void MarkAheadOfLog(std::vector<SnapshotCheck>* snaps, Position log_last) {
+  for (auto& s : *snaps) {
+    if (s.status.ok() && s.info.position > log_last) {
+      s.status = Status::Corruption(s.info.path + " offset 16: covers position " +
+                                    std::to_string(s.info.position.value) +
+                                    " but the log ends at " + std::to_string(log_last.value));
+    }
+  }
+}
+
 std::vector<SnapshotCheck> CheckSnapshots(const std::string& dir, Position log_last) {
   std::vector<SnapshotCheck> out;
   for (auto& info : ListSnapshots(Env::Default(), dir)) {
     SnapshotCheck c{info, info.status};
     if (c.status.ok()) c.status = VerifySnapshot(Env::Default(), info.path);
-    if (c.status.ok() && info.position > log_last) {
-      c.status = Status::Corruption(info.path + " offset 16: covers position " +
-                                    std::to_string(info.position.value) + " but the log ends at " +
-                                    std::to_string(log_last.value));
-    }
     out.push_back(std::move(c));
   }
+  MarkAheadOfLog(&out, log_last);
   return out;
+}
+
+void SnapshotJson(JsonWriter& w, const SnapshotCheck& s, bool detailed) {
+  w.StartObject();
+  Key(w, "file");
+  Str(w, s.info.path);
+  Key(w, "position");
+  w.Uint64(s.info.position.value);
+  if (detailed) {
+    Key(w, "revision");
+    w.Uint(s.info.revision);
+    Key(w, "bytes");
+    w.Uint64(s.info.bytes);
+  }
+  Key(w, "valid");
+  w.Bool(s.status.ok());
+  if (!s.status.ok()) {
+    Key(w, "problem");
+    Str(w, s.status.message());
+  }
+  w.EndObject();
 }
 
 int Verify(const std::string& dir, bool json) {
@@ -373,13 +401,7 @@ int Verify(const std::string& dir, bool json) {
   // ... and against the log's end, damaged or not.
   const Position log_end =
       report->highest_seen.value > report->last.value ? report->highest_seen : report->last;
-  for (auto& s : snaps) {
-    if (s.status.ok() && s.info.position > log_end) {
-      s.status = Status::Corruption(s.info.path + " offset 16: covers position " +
-                                    std::to_string(s.info.position.value) +
-                                    " but the log ends at " + std::to_string(log_end.value));
-    }
-  }
+  MarkAheadOfLog(&snaps, log_end);
   size_t bad_snaps = 0;
   for (const auto& s : snaps) bad_snaps += !s.status.ok();
   const bool clean = report->problems.empty() && bad_snaps == 0;
@@ -415,20 +437,7 @@ int Verify(const std::string& dir, bool json) {
       w.EndArray();
       Key(w, "snapshots");
       w.StartArray();
-      for (const auto& s : snaps) {
-        w.StartObject();
-        Key(w, "file");
-        Str(w, s.info.path);
-        Key(w, "position");
-        w.Uint64(s.info.position.value);
-        Key(w, "valid");
-        w.Bool(s.status.ok());
-        if (!s.status.ok()) {
-          Key(w, "problem");
-          Str(w, s.status.message());
-        }
-        w.EndObject();
-      }
+      for (const auto& s : snaps) SnapshotJson(w, s, false);
       w.EndArray();
       w.EndObject();
     }));
@@ -586,24 +595,7 @@ int Snapshots(const std::string& dir, bool json) {
   if (json) {
     Out(Json([&](JsonWriter& w) {
       w.StartArray();
-      for (const auto& s : snaps) {
-        w.StartObject();
-        Key(w, "file");
-        Str(w, s.info.path);
-        Key(w, "position");
-        w.Uint64(s.info.position.value);
-        Key(w, "revision");
-        w.Uint(s.info.revision);
-        Key(w, "bytes");
-        w.Uint64(s.info.bytes);
-        Key(w, "valid");
-        w.Bool(s.status.ok());
-        if (!s.status.ok()) {
-          Key(w, "problem");
-          Str(w, s.status.message());
-        }
-        w.EndObject();
-      }
+      for (const auto& s : snaps) SnapshotJson(w, s, true);
       w.EndArray();
     }));
   }
