@@ -287,8 +287,6 @@ TEST_F(InspectTest, VerifyFindsAFlippedBitInASealedSegmentAndRepairCutsThere) {
   EXPECT_EQ(ReadFileBytes(seg), before);  // a dry run changes nothing
 
   {  // refused while someone holds the lock
-    LogOptions opt;
-    opt.read_only = false;
     auto lock = Env::Default()->Lock(data_ + "/LOCK");
     ASSERT_TRUE(lock.ok());
     r = Run({"repair", data_, "--yes"});
@@ -319,6 +317,28 @@ TEST_F(InspectTest, VerifyFindsAFlippedBitInASealedSegmentAndRepairCutsThere) {
   HttpResponse o = client.Request("GET", "/orders/" + ids_[0] + "/");
   EXPECT_EQ(o.status, 200);
   EXPECT_EQ(client.Request("POST", "/orders/", OrderBody()).status, 201);
+}
+
+TEST_F(InspectTest, VerifyReportsABadIndexFileAndRepairMovesItAside) {
+  const std::string idx = data_ + "/" + IndexFileName(Position(1));
+  FlipByte(idx, format::kIndexHeaderSize + 4);  // a record offset; the .idx checksum now fails
+  ToolRun r = Run({"verify", data_, "--json"});
+  EXPECT_EQ(r.code, 1);
+  rapidjson::Document d = Json(r.out);
+  ASSERT_EQ(d["problems"].Size(), 1u) << r.out;
+  EXPECT_STREQ(d["problems"][0]["file"].GetString(), idx.c_str());
+  EXPECT_EQ(d["last_clean_position"].GetUint64(), events_);  // the records are fine
+  r = Run({"segments", data_, "--json"});
+  EXPECT_STREQ(Json(r.out)[0]["index"].GetString(), "invalid");
+
+  r = Run({"repair", data_, "--yes"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("move aside: " + idx), std::string::npos) << r.out;
+  EXPECT_FALSE(Env::Default()->Exists(idx));
+  r = Run({"verify", data_});
+  EXPECT_EQ(r.code, 0) << r.out;  // a missing .idx is not damage: the next open rebuilds it
+  r = Run({"dump", data_});
+  EXPECT_EQ(CountLines(r.out), events_);
 }
 
 TEST_F(InspectTest, VerifyReportsACorruptSnapshotWithFileAndOffset) {
