@@ -27,6 +27,34 @@ std::string Encode(const T& event) {
   return out;
 }
 
+// Reads a cereal string (size tag, then bytes) but refuses a length longer than the bytes left,
+// before allocating: cereal's own loader would resize to whatever the length prefix says.
+template <class Archive>
+void LoadBoundedString(Archive& ar, const std::streambuf& src, std::string* s) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  const auto left = const_cast<std::streambuf&>(src).in_avail();  // NOLINT: in_avail is not const
+  if (left < 0 || n > static_cast<cereal::size_type>(left)) {
+    throw cereal::Exception("string length " + std::to_string(n) + " exceeds the " +
+                            std::to_string(left < 0 ? 0 : left) + " bytes left");
+  }
+  s->resize(static_cast<size_t>(n));
+  ar(cereal::binary_data(s->data(), s->size()));
+}
+
+template <class Archive>
+void LoadFields(Archive& ar, const std::streambuf& src, OrderCreated* e) {
+  LoadBoundedString(ar, src, &e->customer_id);
+  LoadBoundedString(ar, src, &e->product);
+  ar(e->quantity);
+  LoadBoundedString(ar, src, &e->idempotency_key);
+}
+
+template <class Archive>
+void LoadFields(Archive& ar, const std::streambuf& /*src*/, OrderStatusChanged* e) {
+  ar(*e);  // fixed size: nothing to bound
+}
+
 template <typename T>
 Result<OrderEvent> Decode(std::string_view body) {
   thread_local MemorySource buf;
@@ -36,7 +64,7 @@ Result<OrderEvent> Decode(std::string_view body) {
   T event;
   try {
     cereal::BinaryInputArchive ar(is);
-    ar(event);
+    LoadFields(ar, buf, &event);
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("undecodable event payload: ") + e.what());
   }

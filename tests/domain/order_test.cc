@@ -1,6 +1,7 @@
 // Order ids, statuses and the state machine, timestamps, event encoding.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <set>
 
 #include "server/domain/events.h"
@@ -102,6 +103,28 @@ TEST(OrderTest, EventsRoundTripAndRejectUnknownSchemas) {
   std::string bad_status = bytes;
   bad_status[2] = 9;
   EXPECT_EQ(DecodeEvent(2, bad_status).status().code(), StatusCode::kCorruption);
+}
+
+// Found by fuzz_event (fuzz/corpus/event/regression-huge-string-length): a string length prefix
+// far beyond the payload made cereal allocate petabytes before it noticed the bytes were missing.
+TEST(OrderTest, EventStringLengthBeyondThePayloadIsCorruptionNotAnAllocation) {
+  std::string bytes = EncodeEvent(OrderCreated{"customer", "product", 3, "k"});
+  // schema byte, then customer_id's 8-byte length: claim 2^60 bytes.
+  const uint64_t huge = 1ull << 60;
+  std::memcpy(bytes.data() + 1, &huge, sizeof(huge));
+  auto d = DecodeEvent(static_cast<uint16_t>(EventType::kOrderCreated), bytes);
+  ASSERT_EQ(d.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(d.status().message().find("exceeds"), std::string::npos) << d.status().ToString();
+
+  // The same for the last field, one byte too long, and for exactly the bytes left (valid).
+  const std::string good = EncodeEvent(OrderCreated{"c", "p", 1, "key"});
+  std::string longer = good;
+  const uint64_t four = 4;
+  std::memcpy(longer.data() + longer.size() - 3 - 8, &four, sizeof(four));
+  EXPECT_EQ(DecodeEvent(1, longer).status().code(), StatusCode::kCorruption);
+  auto ok = DecodeEvent(1, good);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(std::get<OrderCreated>(*ok).idempotency_key, "key");
 }
 
 TEST(OrderTest, ValidateCreateAppliesTheContractsRules) {
