@@ -37,6 +37,7 @@ class FaultFile final : public File {
     return Status::Ok();
   }
   Status Truncate(uint64_t size) override {
+    if (env_->crashed()) return Status::IOError("injected crash: truncate of " + path());
     ORDERLOG_RETURN_IF_ERROR(base_->Truncate(size));
     env_->NoteTruncate(path(), size);
     return Status::Ok();
@@ -65,6 +66,16 @@ void FaultEnv::FailAlways(FaultOp op, StatusCode code, size_t short_bytes) {
   rule_ = Rule{op, -1, code, short_bytes, true};
 }
 
+void FaultEnv::CrashAtNth(FaultOp op, int n) {
+  std::lock_guard lk(mu_);
+  rule_ = Rule{op, n, StatusCode::kIOError, 0, true, true};
+}
+
+bool FaultEnv::crashed() const {
+  std::lock_guard lk(mu_);
+  return rule_.active && rule_.sticky && rule_.remaining == 0;
+}
+
 void FaultEnv::Reset() {
   std::lock_guard lk(mu_);
   rule_ = Rule{};
@@ -80,9 +91,14 @@ Status FaultEnv::MaybeFail(FaultOp op, const std::string& path, size_t* short_by
   std::lock_guard lk(mu_);
   ++counts_[op];
   ++counts_[FaultOp::kAny];
-  if (!rule_.active || !Matches(rule_.op, op)) return Status::Ok();
-  if (rule_.remaining > 0 && --rule_.remaining > 0) return Status::Ok();
-  if (rule_.remaining == 0) rule_.active = false;  // a one-shot rule fires once
+  if (!rule_.active) return Status::Ok();
+  if (rule_.sticky && rule_.remaining == 0) {
+    // crashed: nothing reaches the disk any more
+  } else {
+    if (!Matches(rule_.op, op)) return Status::Ok();
+    if (rule_.remaining > 0 && --rule_.remaining > 0) return Status::Ok();
+    if (rule_.remaining == 0 && !rule_.sticky) rule_.active = false;  // a one-shot rule fires once
+  }
   *short_bytes = rule_.short_bytes;
   failures_.fetch_add(1);
   static const char* const kOpNames[] = {"write", "fdatasync", "rename", "operation"};
@@ -141,6 +157,7 @@ Status FaultEnv::Rename(const std::string& from, const std::string& to) {
 }
 
 Status FaultEnv::Remove(const std::string& path) {
+  if (crashed()) return Status::IOError("injected crash: remove of " + path);
   ORDERLOG_RETURN_IF_ERROR(base_->Remove(path));
   std::lock_guard lk(mu_);
   files_.erase(path);

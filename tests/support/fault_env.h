@@ -23,6 +23,11 @@ class FaultEnv final : public Env {
   void FailNth(FaultOp op, int n, StatusCode code = StatusCode::kIOError, size_t short_bytes = 0);
   // Every matching operation fails from now on, until Reset().
   void FailAlways(FaultOp op, StatusCode code = StatusCode::kIOError, size_t short_bytes = 0);
+  // The process "dies" at the nth operation of kind `op`: it and every operation after it, of any
+  // kind, fail (nothing more reaches the disk) until Reset(). Follow with DropUnsyncedData() to
+  // get the files a power loss at that moment leaves.
+  void CrashAtNth(FaultOp op, int n);
+  bool crashed() const;
   void Reset();
   int failures() const { return failures_.load(); }
   // Number of operations seen so far of each kind.
@@ -59,6 +64,7 @@ class FaultEnv final : public Env {
     StatusCode code = StatusCode::kIOError;
     size_t short_bytes = 0;
     bool active = false;
+    bool sticky = false;  // once fired, every operation fails
   };
   struct FileState {
     uint64_t size = 0;    // bytes the file holds now
