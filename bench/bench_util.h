@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -27,6 +28,23 @@ inline std::string FreshDir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// The records of the prebuilt replay logs (engine_bench's BuildLog, and the peers' copies of it):
+// event i belongs to stream StreamOf(i); streams interleave like real orders (each is created,
+// then changed a few times later), `per_stream` events each; stream ids are shaped like order ids.
+inline uint64_t StreamOf(uint64_t i, uint64_t per_stream) {
+  return (i % 4096) + (i / (4096 * per_stream)) * 4096;
+}
+inline uint64_t VersionOf(uint64_t i, uint64_t per_stream) {
+  return (i / 4096) % per_stream + 1;
+}
+inline std::string StreamId(uint64_t stream) {
+  char id[64];
+  std::snprintf(id, sizeof(id), "%08llx-0000-4000-8000-%012llx",
+                static_cast<unsigned long long>(stream * 2654435761u),
+                static_cast<unsigned long long>(stream));
+  return id;
 }
 
 // Collects latency samples from many threads; percentiles once all are in.

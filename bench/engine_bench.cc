@@ -203,18 +203,13 @@ std::string BuildLog(uint64_t events, uint64_t per_stream) {
   std::filesystem::remove_all(dir);
   auto log = OpenLog(dir, Durability::kNone);
   const std::string payload(100, 'p');
-  char id[64];
   std::atomic<int64_t> inflight{0};
   for (uint64_t i = 0; i < events; ++i) {
-    // Streams interleave like real orders: each is created, then changed a few times later.
-    const uint64_t stream = (i % 4096) + (i / (4096 * per_stream)) * 4096;
-    std::snprintf(id, sizeof(id), "%08llx-0000-4000-8000-%012llx",
-                  static_cast<unsigned long long>(stream * 2654435761u),
-                  static_cast<unsigned long long>(stream));
     while (inflight.load(std::memory_order_relaxed) > (1 << 16)) std::this_thread::yield();
     inflight.fetch_add(1, std::memory_order_relaxed);
-    log->AppendAsync(AppendRequest{id, ExpectedVersion::Any(), 1, payload},
-                     [&](const Result<AppendResult>&) { inflight.fetch_sub(1); });
+    log->AppendAsync(
+        AppendRequest{StreamId(StreamOf(i, per_stream)), ExpectedVersion::Any(), 1, payload},
+        [&](const Result<AppendResult>&) { inflight.fetch_sub(1); });
   }
   if (!log->Sync().ok()) std::abort();
   log.reset();
@@ -282,14 +277,10 @@ void BM_ReadStream(benchmark::State& state) {
   LogOptions ro;
   ro.read_only = true;
   auto log = std::move(Log::Open(dir, ro)).value();
-  char id[64];
   uint64_t n = 0;
   std::vector<Event> events;
   for (auto _ : state) {
-    const uint64_t stream = (n++ * 2654435761u) % 249'856;  // streams of complete groups
-    std::snprintf(id, sizeof(id), "%08llx-0000-4000-8000-%012llx",
-                  static_cast<unsigned long long>(stream * 2654435761u),
-                  static_cast<unsigned long long>(stream));
+    const std::string id = StreamId((n++ * 2654435761u) % 249'856);  // complete streams
     events.clear();
     if (!log->ReadStream(id, StreamVersion(1), 100, &events).ok() || events.size() != 4) {
       state.SkipWithError("stream read failed");
