@@ -133,8 +133,8 @@ BENCHMARK(BM_Restart)
     ->UseRealTime()
     ->Iterations(3);
 
-// Writing a snapshot of the 10 M-event model; freeze_us is how long taking its copy holds the
-// read model's lock (the only part that delays appends).
+// Writing a snapshot of the 1 M- and 10 M-event models; freeze_us is how long taking its copy holds
+// the read model's lock (the only part that delays appends).
 void BM_SnapshotWrite(benchmark::State& state) {
   const std::string dir = BuildOrderLog(static_cast<uint64_t>(state.range(0)));
   domain::ServiceOptions so;
@@ -161,6 +161,7 @@ void BM_SnapshotWrite(benchmark::State& state) {
 }
 BENCHMARK(BM_SnapshotWrite)
     ->ArgNames({"events"})
+    ->Arg(1'000'000)
     ->Arg(10'000'000)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()

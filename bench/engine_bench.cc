@@ -129,8 +129,7 @@ BENCHMARK(BM_AppendBlocking)
     ->Threads(1)
     ->Threads(8)
     ->Threads(64)
-    ->UseRealTime()
-    ->MinTime(1.0);
+    ->UseRealTime();
 
 // The physical limit: the same framed records (EncodeRecord) written with plain write() calls,
 // `batch` records per write(), and an fdatasync() after each write when sync=1. No index, no
@@ -145,8 +144,9 @@ void BM_RawWrite(benchmark::State& state) {
   std::string buf;
   uint64_t n = 0;
   uint64_t bytes = 0;
-  for (auto _ : state) {
-    for (int i = 0; i < kBatch; ++i, ++n) {
+  for (auto _ : state) {  // one iteration: one write() of `batch` records (+ fdatasync)
+    buf.clear();
+    for (size_t i = 0; i < batch; ++i, ++n) {
       RecordView rec;
       rec.position = Position(n + 1);
       rec.version = StreamVersion(n / kStreams + 1);
@@ -155,15 +155,12 @@ void BM_RawWrite(benchmark::State& state) {
       rec.stream = ids[n % kStreams];
       rec.payload = payload;
       EncodeRecord(&buf, rec);
-      if ((n + 1) % batch == 0) {
-        if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
-          state.SkipWithError("write failed");
-        }
-        if (sync) ::fdatasync(fd);
-        bytes += buf.size();
-        buf.clear();
-      }
     }
+    if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
+      state.SkipWithError("write failed");
+    }
+    if (sync) ::fdatasync(fd);
+    bytes += buf.size();
   }
   ::close(fd);
   state.SetItemsProcessed(static_cast<int64_t>(n));
@@ -175,7 +172,7 @@ BENCHMARK(BM_RawWrite)
     ->Args({1024, 1000, 0})
     ->Args({100, 1, 1})   // one appender, one fdatasync per record
     ->Args({100, 64, 1})  // 64 appenders' worth per fdatasync
-    ->Unit(benchmark::kMillisecond)
+    ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
 // fdatasync latency of this disk for a small append (what sync-mode throughput is made of).
@@ -192,7 +189,7 @@ void BM_Fdatasync(benchmark::State& state) {
   ::close(fd);
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_Fdatasync)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_Fdatasync)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // A log of `events` events with 100-byte payloads, `per_stream` events per stream, built once
 // and kept under BenchRoot() for later runs.
