@@ -173,43 +173,100 @@ Status ReadModel::Apply(Position position, std::string_view order_id, const Orde
   return ApplyLocked(position, order_id, event, version, ts_ms);
 }
 
+// Replay folds batches of kReplayBatch events: decode them and parse their ids, then touch what
+// the fold will touch (the id-table slot of each; for a status change also the row that slot
+// points at and that row's word in the status bitmaps) with prefetches, then fold them in order. On
+// a model of a few hundred MB the fold is bound by cache misses; issuing a whole batch's misses
+// together overlaps them instead of paying them one after another. The prefetch pass only reads: a
+// stale guess (a create earlier in the batch, a table that grows) costs a wasted prefetch, never a
+// wrong fold.
 Status ReadModel::Replay(const Log& log, const std::function<void(uint64_t)>& progress) {
   std::unique_lock lk(mu_);  // start-up: nobody reads yet, so hold it throughout
+  constexpr size_t kReplayBatch = 32;
+  struct Item {
+    Position position;
+    OrderId id;
+    OrderEvent event;
+    uint64_t version;
+    int64_t ts_ms;
+  };
+  std::vector<Item> batch;
+  batch.reserve(kReplayBatch);
   Status applied;
   uint64_t n = 0;
+  auto fold = [&]() {
+    const auto& slots = idx_->id_slots;
+    const size_t mask = slots.size() - 1;
+    uint32_t tags[kReplayBatch];
+    for (size_t i = 0; i < batch.size(); ++i) {
+      tags[i] = Indexes::Tag(batch[i].id.bytes);
+      __builtin_prefetch(&slots[tags[i] & mask]);
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].version == 1) continue;  // a create: its row does not exist yet
+      const TaggedSlot& slot = slots[tags[i] & mask];
+      if (slot.value1 == 0 || slot.tag != tags[i] || slot.value1 - 1 >= rows_.size()) continue;
+      const uint32_t row = slot.value1 - 1;
+      __builtin_prefetch(&rows_[row]);
+      // The row's status is not known before the row arrives: its word in every status's bits.
+      for (const auto& bits : idx_->status_bits) {
+        if (row / 64 < bits.size()) __builtin_prefetch(&bits[row / 64]);
+      }
+    }
+    for (Item& item : batch) {
+      applied = ApplyParsed(item.position, item.id, item.event, item.version, item.ts_ms);
+      if (!applied.ok()) return false;
+      if ((++n & 0xffff) == 0 && progress) progress(n);
+    }
+    batch.clear();
+    return true;
+  };
   Status scan = log.Scan(position_, [&](const RecordView& rec) {
     auto event = DecodeEvent(rec.type, rec.payload);
-    if (!event.ok()) {
-      applied = Status::Corruption("position " + std::to_string(rec.position.value) + ": " +
-                                   event.status().message());
+    const auto id = OrderId::Parse(rec.stream);
+    if (!event.ok() || !id) {
+      if (!fold()) return false;  // what came before is folded first, as one at a time would
+      applied = Status::Corruption(
+          "position " + std::to_string(rec.position.value) + ": " +
+          (event.ok() ? "stream id " + std::string(rec.stream) + " is not an order id"
+                      : event.status().message()));
       return false;
     }
-    applied = ApplyLocked(rec.position, rec.stream, *event, rec.version.value, rec.timestamp_ms);
-    if ((++n & 0xffff) == 0 && progress) progress(n);
-    return applied.ok();
+    batch.push_back(
+        Item{rec.position, *id, std::move(*event), rec.version.value, rec.timestamp_ms});
+    return batch.size() < kReplayBatch || fold();
   });
   ORDERLOG_RETURN_IF_ERROR(scan);
+  if (applied.ok() && !batch.empty()) fold();
   return applied;
 }
 
 Status ReadModel::ApplyLocked(Position position, std::string_view order_id, const OrderEvent& event,
                               uint64_t version, int64_t ts_ms) {
+  const auto id = OrderId::Parse(order_id);
+  if (!id) {
+    return Status::Corruption("position " + std::to_string(position.value) + " (order " +
+                              std::string(order_id) + "): stream id is not an order id");
+  }
+  return ApplyParsed(position, *id, event, version, ts_ms);
+}
+
+Status ReadModel::ApplyParsed(Position position, const OrderId& id, const OrderEvent& event,
+                              uint64_t version, int64_t ts_ms) {
   auto bad = [&](const std::string& why) {
     return Status::Corruption("position " + std::to_string(position.value) + " (order " +
-                              std::string(order_id) + "): " + why);
+                              id.ToString() + "): " + why);
   };
-  const auto id = OrderId::Parse(order_id);
-  if (!id) return bad("stream id is not an order id");
   if (position <= position_) {
     return bad("position does not follow " + std::to_string(position_.value));
   }
   if (const auto* created = std::get_if<OrderCreated>(&event)) {
     if (version != 1) return bad("OrderCreated with version " + std::to_string(version));
     uint32_t tag = 0;
-    const size_t slot = IdSlotFor(id->bytes, &tag);
+    const size_t slot = IdSlotFor(id.bytes, &tag);
     if (idx_->id_slots[slot].value1 != 0) return bad("OrderCreated for an existing order");
     OrderRow row;
-    row.id = id->bytes;
+    row.id = id.bytes;
     row.customer = Intern(created->customer_id);
     row.product = Intern(created->product);
     row.quantity = created->quantity;
@@ -225,7 +282,7 @@ Status ReadModel::ApplyLocked(Position position, std::string_view order_id, cons
     }
   } else {
     const auto& changed = std::get<OrderStatusChanged>(event);
-    const auto found = FindRow(id->bytes);
+    const auto found = FindRow(id.bytes);
     if (!found) return bad("OrderStatusChanged for an unknown order");
     const OrderRow& cur = rows_[*found];
     if (version != cur.version + 1) {

@@ -122,6 +122,8 @@ class ReadModel {
   void IndexRow(uint32_t row, size_t slot, uint32_t tag);
   Status ApplyLocked(Position position, std::string_view order_id, const OrderEvent& event,
                      uint64_t version, int64_t ts_ms);
+  Status ApplyParsed(Position position, const OrderId& id, const OrderEvent& event,
+                     uint64_t version, int64_t ts_ms);
   void RebuildIndexes();
 
   mutable std::shared_mutex mu_;
