@@ -169,9 +169,7 @@ Status OrderService::Start(StartupReport* report) {
   report->events_replayed = replayed;
   report->replay_seconds = SecondsSince(t_replay);
   report->total_seconds = SecondsSince(t0);
-  if (options_.snapshot_every > 0) {
-    next_snapshot_at_ = model_->position().value + options_.snapshot_every;
-  }
+  if (options_.snapshot_every > 0) next_snapshot_at_ = NextSnapshotAfter(model_->position());
   if (options_.log.read_only) return Status::Ok();  // inspection: no snapshots, no commands
   snap_thread_ = std::thread([this] { SnapshotLoop(); });
   return Status::Ok();
@@ -434,12 +432,22 @@ Result<OrderState> OrderService::GetAsOf(std::string_view order_id, int64_t unix
 // ---------------------------------------------------------------------------------------------
 // Snapshots
 
+// Every snapshot_every events, or every order_count/4 events once the model is larger than that:
+// a snapshot's cost grows with the model, so a fixed interval would have a server with millions of
+// orders writing snapshots back to back (the soak showed p99 climbing from 4 to 18 ms as the
+// snapshot thread took a core). A quarter of the orders keeps snapshot work a small, constant
+// share of the writes, and a restart replays at most that many events after loading the snapshot
+// (about a third of the snapshot's own load time).
+uint64_t OrderService::NextSnapshotAfter(Position position) const {
+  return position.value + std::max<uint64_t>(options_.snapshot_every, model_->order_count() / 4);
+}
+
 void OrderService::AfterCommit(Position position) {
   const uint64_t due = next_snapshot_at_.load(std::memory_order_relaxed);
   if (due == 0 || position.value < due) return;
   std::lock_guard lk(snap_mu_);
   if (snap_running_ || snap_request_) return;  // one at a time; the next is due after it
-  next_snapshot_at_ = position.value + options_.snapshot_every;
+  next_snapshot_at_ = NextSnapshotAfter(position);
   snap_request_ = model_->Freeze();  // O(chunks): appends are not held up
   snap_cv_.notify_one();
 }

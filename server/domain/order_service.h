@@ -31,7 +31,9 @@ struct ServiceOptions {
   // log.read_only: open for inspection (no lock, nothing written, no snapshots; commands fail
   // with kReadOnly) — the state as of the open.
   LogOptions log;
-  uint64_t snapshot_every = 100'000;  // events between snapshots; 0: only at shutdown
+  // Events between snapshots (0: only at shutdown); with more than 4 * snapshot_every orders, a
+  // quarter of the order count instead, so snapshot work stays proportional to the writes.
+  uint64_t snapshot_every = 100'000;
   bool snapshot_on_close = true;
   bool load_snapshot = true;  // false: ignore snapshots at start-up, replay the whole log
   // Start-up and snapshot messages (progress of long replays, skipped snapshots). Default: stderr.
@@ -161,6 +163,7 @@ class OrderService {
   void Deliver(const std::function<void(const Result<T>&)>& done, const Result<T>& r);
   void AfterCommit(Position position);
   void SnapshotLoop();
+  uint64_t NextSnapshotAfter(Position position) const;
   Status WriteSnapshotNow(const ReadModel::Frozen& frozen);
   Result<std::vector<OrderEventRecord>> ReadOrder(std::string_view order_id) const;
 
