@@ -125,7 +125,8 @@ void BM_AppendBlocking(benchmark::State& state) {
 BENCHMARK(BM_AppendBlocking)
     ->ArgNames({"payload", "durability"})
     ->ArgsProduct({{100, 1024},
-                   {static_cast<int>(Durability::kNone), static_cast<int>(Durability::kSync)}})
+                   {static_cast<int>(Durability::kNone), static_cast<int>(Durability::kInterval),
+                    static_cast<int>(Durability::kSync)}})
     ->Threads(1)
     ->Threads(8)
     ->Threads(64)

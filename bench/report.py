@@ -18,11 +18,18 @@ MODE_NAMES = {SYNC: "sync", INTERVAL: "interval", NONE: "none"}
 def load(out):
     with open(os.path.join(out, "bench.json")) as f:
         data = json.load(f)
+    # With --benchmark_repetitions the JSON holds aggregates: the median of each run is used (the
+    # machine is noisy: a single run can be 30% off). Without, the one run.
     runs = {}
+    medians = {}
     for b in data["benchmarks"]:
-        if b.get("run_type", "iteration") != "iteration":
-            continue
-        runs[b["name"]] = b
+        key = b.get("run_name", b["name"])
+        if b.get("run_type", "iteration") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                medians[key] = b
+        elif key not in runs:
+            runs[key] = b
+    runs.update(medians)
     http = {}
     path = os.path.join(out, "http.txt")
     if os.path.exists(path):
@@ -63,6 +70,10 @@ class Runs:
             return None
         scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
         return b["real_time"] * scale
+
+
+def medians_used(runs):
+    return any(b.get("run_type") == "aggregate" for b in runs.values())
 
 
 def fmt_rate(v):
@@ -108,7 +119,8 @@ def main():
     L.append("")
     L.append("Produced by `bench/run` (" + next((m.split(": ", 1)[1] for m in machine
                                               if m.startswith("mode:")), "?") +
-             " mode); every figure below comes from `bench.json` and `http.txt` beside this file.")
+             " mode); every figure below comes from `bench.json` and `http.txt` beside this file" +
+             (" (each benchmark the median of its repetitions)." if medians_used(raw_runs) else "."))
     L.append("")
     L.append("## Machine")
     L.append("")
@@ -331,6 +343,7 @@ def make_plots(out, r, lat_rows, replay_pts, fsync_us):
     scripts = []
     # Throughput vs appenders per durability mode.
     series = [("engine, sync", lambda t: r.rate(engine_blocking(SYNC, t))),
+              ("engine, interval", lambda t: r.rate(engine_blocking(INTERVAL, t))),
               ("engine, none", lambda t: r.rate(engine_blocking(NONE, t))),
               ("SQLite, sync", lambda t: r.rate(peer_threads("sqlite", 1, t))),
               ("SQLite, none", lambda t: r.rate(peer_threads("sqlite", 0, t))),
