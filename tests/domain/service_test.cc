@@ -421,10 +421,13 @@ TEST(ServiceTest, SnapshotsAreTakenPeriodicallyAndTheNewestTwoKept) {
   {
     auto svc = OpenService(opts);
     for (int i = 0; i < 1000; ++i) ASSERT_TRUE(svc->CreateAndWait(Order("c", "p", 1)).ok());
-    for (int i = 0; i < 200 && svc->last_snapshot_position().value < 900; ++i) {
+    // Due at 100, 200, 300, 400, then every orders/4 events (500, 625, 781, 976 when none is
+    // skipped; a trigger that finds the last snapshot still being written comes later, and the
+    // next is due orders/4 after that), so only "well past the middle" holds on a slow build.
+    for (int i = 0; i < 400 && svc->last_snapshot_position().value < 600; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    EXPECT_GE(svc->last_snapshot_position().value, 900u);
+    EXPECT_GE(svc->last_snapshot_position().value, 600u);
   }
   const auto snaps = domain::ListSnapshots(Env::Default(), dir.path());
   ASSERT_EQ(snaps.size(), 2u);
