@@ -97,6 +97,9 @@ struct ReadModel::Indexes {
   std::array<std::vector<uint64_t>, kStatusCount> status_bits;
   std::array<size_t, kStatusCount> status_count{};
   std::vector<std::vector<uint32_t>> by_customer;  // pool id -> rows, ascending
+  // During a bulk fold (replay, snapshot load): the first row by_customer does not hold yet;
+  // UINT32_MAX otherwise.
+  uint32_t customers_from = UINT32_MAX;
 
   static uint32_t Tag(const std::array<uint8_t, 16>& id) {
     uint64_t a;
@@ -163,8 +166,24 @@ void ReadModel::IndexRow(uint32_t row, size_t slot, uint32_t tag) {
   }
   x.status_bits[r.status][row / 64] |= uint64_t{1} << (row % 64);
   ++x.status_count[r.status];
+  if (x.customers_from != UINT32_MAX) return;  // a bulk fold: AddCustomerRows does it at the end
   if (x.by_customer.size() <= r.customer) x.by_customer.resize(r.customer + 1);
   x.by_customer[r.customer].push_back(row);
+}
+
+// The customer index of rows [from, rows) in two sequential passes (count, then fill into
+// vectors sized once) instead of a push_back per row into one of ~100 k vectors at random. Rows
+// only grow, so appending keeps each list ascending.
+void ReadModel::AddCustomerRows(uint32_t from) {
+  auto& lists = idx_->by_customer;
+  const auto rows = static_cast<uint32_t>(rows_.size());
+  std::vector<uint32_t> added(pool_->strings.size(), 0);
+  for (uint32_t row = from; row < rows; ++row) ++added[rows_[row].customer];
+  if (lists.size() < added.size()) lists.resize(added.size());
+  for (size_t c = 0; c < added.size(); ++c) {
+    if (added[c] != 0) lists[c].reserve(lists[c].size() + added[c]);
+  }
+  for (uint32_t row = from; row < rows; ++row) lists[rows_[row].customer].push_back(row);
 }
 
 Status ReadModel::Apply(Position position, std::string_view order_id, const OrderEvent& event,
@@ -194,6 +213,7 @@ Status ReadModel::Replay(const Log& log, const std::function<void(uint64_t)>& pr
   batch.reserve(kReplayBatch);
   Status applied;
   uint64_t n = 0;
+  idx_->customers_from = static_cast<uint32_t>(rows_.size());
   auto fold = [&]() {
     const auto& slots = idx_->id_slots;
     const size_t mask = slots.size() - 1;
@@ -236,8 +256,11 @@ Status ReadModel::Replay(const Log& log, const std::function<void(uint64_t)>& pr
         Item{rec.position, *id, std::move(*event), rec.version.value, rec.timestamp_ms});
     return batch.size() < kReplayBatch || fold();
   });
+  if (scan.ok() && applied.ok() && !batch.empty()) fold();
+  const uint32_t from = idx_->customers_from;
+  idx_->customers_from = UINT32_MAX;
+  AddCustomerRows(from);  // also after a failure: the model stays consistent
   ORDERLOG_RETURN_IF_ERROR(scan);
-  if (applied.ok() && !batch.empty()) fold();
   return applied;
 }
 
@@ -492,12 +515,15 @@ void ReadModel::RebuildIndexes() {
   while (rows_.size() * 2 > slots) slots *= 2;
   idx_->id_slots.resize(slots);
   for (auto& bits : idx_->status_bits) bits.resize(rows_.size() / 64 + 1);
+  idx_->customers_from = 0;
   for (uint32_t row = 0; row < rows_.size(); ++row) {
     uint32_t tag = 0;
     const size_t slot = IdSlotFor(rows_[row].id, &tag);
     if (idx_->id_slots[slot].value1 == 0) IndexRow(row, slot, tag);
     // a duplicate is left out: the caller sees id_count < rows
   }
+  idx_->customers_from = UINT32_MAX;
+  AddCustomerRows(0);
 }
 
 size_t ReadModel::MemoryUsage() const {

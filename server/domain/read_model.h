@@ -120,6 +120,7 @@ class ReadModel {
   std::optional<uint32_t> FindRow(const std::array<uint8_t, 16>& id) const;
   size_t IdSlotFor(const std::array<uint8_t, 16>& id, uint32_t* tag);
   void IndexRow(uint32_t row, size_t slot, uint32_t tag);
+  void AddCustomerRows(uint32_t from);
   Status ApplyLocked(Position position, std::string_view order_id, const OrderEvent& event,
                      uint64_t version, int64_t ts_ms);
   Status ApplyParsed(Position position, const OrderId& id, const OrderEvent& event,

@@ -75,6 +75,29 @@ inline void ExpectModelMatchesLog(const domain::OrderService& svc) {
   ASSERT_EQ(total, folded.size());
   ASSERT_EQ(listed.size(), folded.size());
   for (size_t i = 0; i < folded.size(); ++i) ExpectSameOrder(listed[i], folded[i]);
+  // The secondary indexes too (replay and snapshot loads build them in bulk): every customer's
+  // and every status's orders, in creation order.
+  std::map<std::string, std::vector<const domain::OrderState*>> by_customer;
+  std::map<domain::OrderStatus, std::vector<const domain::OrderState*>> by_status;
+  for (const auto& o : folded) {
+    by_customer[o.customer_id].push_back(&o);
+    by_status[o.status].push_back(&o);
+  }
+  for (const auto& [customer, expected] : by_customer) {
+    domain::ListFilter f;
+    f.customer_id = customer;
+    const auto got = svc.List(f, 0, SIZE_MAX, &total);
+    ASSERT_EQ(got.size(), expected.size()) << "customer " << customer;
+    EXPECT_EQ(total, expected.size());
+    for (size_t i = 0; i < got.size(); ++i) ExpectSameOrder(got[i], *expected[i]);
+  }
+  for (const auto& [status, expected] : by_status) {
+    domain::ListFilter f;
+    f.status = status;
+    const auto got = svc.List(f, 0, SIZE_MAX, &total);
+    ASSERT_EQ(got.size(), expected.size()) << "status " << static_cast<int>(status);
+    for (size_t i = 0; i < got.size(); ++i) ExpectSameOrder(got[i], *expected[i]);
+  }
 }
 
 }  // namespace orderlog::testing
