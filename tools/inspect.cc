@@ -144,6 +144,20 @@ bool DirUsable(const std::string& dir) {
   return false;
 }
 
+// The segments and their bounds without reading every record (headers, footers, .idx files, the
+// active tail): what segments, snapshots and tail need. nullopt (said why) if unusable.
+std::optional<CheckReport> SummaryCheck(const std::string& dir) {
+  if (!DirUsable(dir)) return std::nullopt;
+  CheckOptions opt;
+  opt.records = false;
+  auto report = CheckLog(Env::Default(), dir, opt);
+  if (!report.ok()) {
+    Err(report.status().ToString());
+    return std::nullopt;
+  }
+  return std::move(report).value();
+}
+
 std::optional<uint16_t> ParseType(const std::string& t) {
   if (t == "OrderCreated") return static_cast<uint16_t>(EventType::kOrderCreated);
   if (t == "OrderStatusChanged") return static_cast<uint16_t>(EventType::kOrderStatusChanged);
@@ -157,14 +171,8 @@ std::optional<uint16_t> ParseType(const std::string& t) {
 // ---------------------------------------------------------------------------------------------
 
 int Segments(const std::string& dir, bool json) {
-  if (!DirUsable(dir)) return kUnusable;
-  CheckOptions opt;
-  opt.records = false;
-  auto report = CheckLog(Env::Default(), dir, opt);
-  if (!report.ok()) {
-    Err(report.status().ToString());
-    return kUnusable;
-  }
+  const auto report = SummaryCheck(dir);
+  if (!report) return kUnusable;
   if (json) {
     Out(Json([&](JsonWriter& w) {
       w.StartArray();
@@ -582,14 +590,8 @@ int Stats(const std::string& dir, bool json) {
 // ---------------------------------------------------------------------------------------------
 
 int Snapshots(const std::string& dir, bool json) {
-  if (!DirUsable(dir)) return kUnusable;
-  CheckOptions opt;
-  opt.records = false;
-  auto report = CheckLog(Env::Default(), dir, opt);
-  if (!report.ok()) {
-    Err(report.status().ToString());
-    return kUnusable;
-  }
+  const auto report = SummaryCheck(dir);
+  if (!report) return kUnusable;
   const auto snaps = CheckSnapshots(dir, report->highest_seen);
   bool all_valid = true;
   if (json) {
@@ -697,14 +699,8 @@ int Repair(const std::string& dir, bool yes, bool json) {
 volatile std::sig_atomic_t g_stop = 0;
 
 int Tail(const std::string& dir, uint64_t n, bool follow, bool json) {
-  if (!DirUsable(dir)) return kUnusable;
-  CheckOptions opt;
-  opt.records = false;
-  auto report = CheckLog(Env::Default(), dir, opt);
-  if (!report.ok()) {
-    Err(report.status().ToString());
-    return kUnusable;
-  }
+  const auto report = SummaryCheck(dir);
+  if (!report) return kUnusable;
   const uint64_t last = report->last.value;
   auto cursor = LogCursor::Open(Env::Default(), dir, Position(last > n ? last - n : 0));
   if (!cursor.ok()) {
