@@ -216,6 +216,12 @@ std::string BuildLog(uint64_t events, uint64_t per_stream) {
   return dir;
 }
 
+std::unique_ptr<Log> OpenReadOnly(const std::string& dir) {
+  LogOptions ro;
+  ro.read_only = true;
+  return std::move(Log::Open(dir, ro)).value();
+}
+
 // The scan figures are for a warm page cache (the logs are 0.2 and 2 GB; other benchmarks' data
 // may have pushed them out): one untimed pass first.
 void WarmUp(const Log& log) {
@@ -225,9 +231,7 @@ void WarmUp(const Log& log) {
 // Reads every event of a 1 M-event log through Scan (checksums verified), warm cache.
 void BM_Scan(benchmark::State& state) {
   const std::string dir = BuildLog(1'000'000, 4);
-  LogOptions ro;
-  ro.read_only = true;
-  auto log = std::move(Log::Open(dir, ro)).value();
+  auto log = OpenReadOnly(dir);
   WarmUp(*log);
   uint64_t events = 0;
   uint64_t bytes = 0;
@@ -247,9 +251,7 @@ BENCHMARK(BM_Scan)->Unit(benchmark::kMillisecond)->UseRealTime();
 // Scan of the 10 M-event log (2.5 M streams): the reference rate for BM_Verify10M.
 void BM_Scan10M(benchmark::State& state) {
   const std::string dir = BuildLog(10'000'000, 4);
-  LogOptions ro;
-  ro.read_only = true;
-  auto log = std::move(Log::Open(dir, ro)).value();
+  auto log = OpenReadOnly(dir);
   WarmUp(*log);
   uint64_t events = 0;
   for (auto _ : state) {
@@ -267,11 +269,7 @@ BENCHMARK(BM_Scan10M)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(
 // .idx files, whole-segment checksums) of the same 10 M-event log. Target: >= 0.7x BM_Scan10M.
 void BM_Verify10M(benchmark::State& state) {
   const std::string dir = BuildLog(10'000'000, 4);
-  {
-    LogOptions ro;
-    ro.read_only = true;
-    WarmUp(*std::move(Log::Open(dir, ro)).value());
-  }
+  WarmUp(*OpenReadOnly(dir));
   uint64_t events = 0;
   for (auto _ : state) {
     auto report = CheckLog(Env::Default(), dir, CheckOptions{});
@@ -285,9 +283,7 @@ BENCHMARK(BM_Verify10M)->Unit(benchmark::kMillisecond)->UseRealTime()->Iteration
 // Reads whole streams (4 events each) by id, random order, warm cache.
 void BM_ReadStream(benchmark::State& state) {
   const std::string dir = BuildLog(1'000'000, 4);
-  LogOptions ro;
-  ro.read_only = true;
-  auto log = std::move(Log::Open(dir, ro)).value();
+  auto log = OpenReadOnly(dir);
   uint64_t n = 0;
   std::vector<Event> events;
   for (auto _ : state) {

@@ -5,14 +5,12 @@ PNG plots (gnuplot). Only the Python standard library; gnuplot from Debian's gnu
 Usage: bench/report.py DIR
 """
 import json
-import math
 import os
 import re
 import subprocess
 import sys
 
 SYNC, INTERVAL, NONE = 0, 1, 2  # engine::Durability
-MODE_NAMES = {SYNC: "sync", INTERVAL: "interval", NONE: "none"}
 
 
 def load(out):
@@ -110,10 +108,8 @@ def main():
     out = sys.argv[1]
     raw_runs, http, machine = load(out)
     r = Runs(raw_runs)
-    fsync_us = None
-    fd = r.get(r"^BM_Fdatasync")
-    if fd:
-        fsync_us = r.ms(r"^BM_Fdatasync") * 1e3
+    fsync_ms = r.ms(r"^BM_Fdatasync")
+    fsync_us = fsync_ms * 1e3 if fsync_ms is not None else None
     L = []
     L.append("# orderlog benchmark report")
     L.append("")
@@ -281,8 +277,8 @@ def main():
     per_order = r.counter(r"^BM_Restart/events:10000000/snapshot:0/", "model_B_per_order") or \
         r.counter(r"^BM_Restart/events:1000000/snapshot:0/", "model_B_per_order")
     target("read model ≤ 200 B/order", fmt(per_order, " B"), None if per_order is None else per_order <= 200)
-    freeze = max([b.get("freeze_us_max", 0) for n, b in raw_runs.items() if n.startswith("BM_SnapshotWrite")]
-                 or [None]) if any(n.startswith("BM_SnapshotWrite") for n in raw_runs) else None
+    freezes = [b.get("freeze_us_max", 0) for n, b in raw_runs.items() if n.startswith("BM_SnapshotWrite")]
+    freeze = max(freezes) if freezes else None
     target("a snapshot pauses appends for at most a few ms", fmt(freeze, " µs", 0),
            None if freeze is None else freeze <= 5000)
     v10 = r.rate(r"^BM_Verify10M")
@@ -350,7 +346,6 @@ def make_plots(out, r, lat_rows, replay_pts, fsync_us):
               ("RocksDB, sync", lambda t: r.rate(peer_threads("rocksdb", 1, t))),
               ("RocksDB, none", lambda t: r.rate(peer_threads("rocksdb", 0, t)))]
     dat = os.path.join(out, "throughput_vs_appenders.dat")
-    cols = []
     with open(dat, "w") as f:
         f.write("# appenders " + " ".join(f'"{s[0]}"' for s in series) + "\n")
         for t in (1, 8, 64):
