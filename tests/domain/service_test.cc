@@ -522,3 +522,38 @@ TEST(ServiceTest, CommandsAfterAFailedSyncAreRefusedNotDeadlocked) {
 
 }  // namespace
 }  // namespace orderlog::testing
+
+#include "server/http/errors.h"
+
+namespace orderlog::testing {
+namespace {
+
+// What an HTTP client gets once fdatasync has failed (EIO): the failing write and every later one
+// a 503 whose detail names the failure, for creates and status changes alike; reads keep
+// answering from the model. (The server binary cannot be made to fail an fsync; ToHttpError is
+// the one place its handlers turn a command's error into an answer.)
+TEST(ServiceTest, AFailedFsyncIsA503WithItsReasonForEveryLaterWrite) {
+  TempDir dir;
+  FaultEnv env;
+  auto opts = QuietOptions(dir.path());
+  opts.log.env = &env;
+  opts.snapshot_on_close = false;
+  auto svc = OpenService(opts);
+  const std::string id = svc->CreateAndWait(Order("c", "p", 1))->id.ToString();
+  env.FailAlways(FaultOp::kSync, StatusCode::kIOError);
+  for (int i = 0; i < 3; ++i) {
+    const auto created = svc->CreateAndWait(Order("c", "p", 1));
+    ASSERT_FALSE(created.ok());
+    const http::HttpError e = http::ToHttpError(created.status());
+    EXPECT_EQ(e.code, 503);
+    EXPECT_NE(e.detail.find("injected fdatasync failure"), std::string::npos) << e.detail;
+    const auto changed = svc->ChangeStatusAndWait(To(id, OrderStatus::kShipped));
+    ASSERT_FALSE(changed.ok());
+    EXPECT_EQ(http::ToHttpError(changed.status()).code, 503);
+  }
+  EXPECT_EQ(svc->Get(id)->status, OrderStatus::kProcessing);
+  EXPECT_EQ(svc->order_count(), 1u);
+}
+
+}  // namespace
+}  // namespace orderlog::testing
