@@ -30,10 +30,10 @@ std::string Encode(const T& event) {
 // Reads a cereal string (size tag, then bytes) but refuses a length longer than the bytes left,
 // before allocating: cereal's own loader would resize to whatever the length prefix says.
 template <class Archive>
-void LoadBoundedString(Archive& ar, const std::streambuf& src, std::string* s) {
+void LoadBoundedString(Archive& ar, std::streambuf& src, std::string* s) {
   cereal::size_type n = 0;
   ar(cereal::make_size_tag(n));
-  const auto left = const_cast<std::streambuf&>(src).in_avail();  // NOLINT: in_avail is not const
+  const auto left = src.in_avail();
   if (left < 0 || n > static_cast<cereal::size_type>(left)) {
     throw cereal::Exception("string length " + std::to_string(n) + " exceeds the " +
                             std::to_string(left < 0 ? 0 : left) + " bytes left");
@@ -43,7 +43,7 @@ void LoadBoundedString(Archive& ar, const std::streambuf& src, std::string* s) {
 }
 
 template <class Archive>
-void LoadFields(Archive& ar, const std::streambuf& src, OrderCreated* e) {
+void LoadFields(Archive& ar, std::streambuf& src, OrderCreated* e) {
   LoadBoundedString(ar, src, &e->customer_id);
   LoadBoundedString(ar, src, &e->product);
   ar(e->quantity);
@@ -51,7 +51,7 @@ void LoadFields(Archive& ar, const std::streambuf& src, OrderCreated* e) {
 }
 
 template <class Archive>
-void LoadFields(Archive& ar, const std::streambuf& /*src*/, OrderStatusChanged* e) {
+void LoadFields(Archive& ar, std::streambuf& /*src*/, OrderStatusChanged* e) {
   ar(*e);  // fixed size: nothing to bound
 }
 
