@@ -267,18 +267,28 @@ BENCHMARK(BM_Scan10M)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(
 
 // The full check behind `orderlog-inspect verify` (records, positions, per-stream versions,
 // .idx files, whole-segment checksums) of the same 10 M-event log. Target: >= 0.7x BM_Scan10M.
-void BM_Verify10M(benchmark::State& state) {
+// Arg: worker threads (0: one per core, what the tool uses); 1 shows the work of one core.
+void VerifyBench(benchmark::State& state, unsigned threads) {
   const std::string dir = BuildLog(10'000'000, 4);
   WarmUp(*OpenReadOnly(dir));
+  CheckOptions options;
+  options.threads = threads;
   uint64_t events = 0;
   for (auto _ : state) {
-    auto report = CheckLog(Env::Default(), dir, CheckOptions{});
+    auto report = CheckLog(Env::Default(), dir, options);
     if (!report.ok() || !report->problems.empty()) state.SkipWithError("verify failed");
     events += report.ok() ? report->records : 0;
   }
   state.SetItemsProcessed(static_cast<int64_t>(events));
 }
+void BM_Verify10M(benchmark::State& state) {
+  VerifyBench(state, 0);
+}
 BENCHMARK(BM_Verify10M)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+void BM_VerifyOneThread10M(benchmark::State& state) {
+  VerifyBench(state, 1);
+}
+BENCHMARK(BM_VerifyOneThread10M)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 // Reads whole streams (4 events each) by id, random order, warm cache.
 void BM_ReadStream(benchmark::State& state) {

@@ -3,12 +3,16 @@
 #include <sys/mman.h>
 #include <xxhash.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
-#include <future>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "engine/format.h"
 #include "engine/record.h"
@@ -35,74 +39,189 @@ const char* IndexFileStateName(IndexFileState s) {
 
 namespace {
 
+constexpr uint64_t kNoPrev = ~uint64_t{0};
+
+// Zeroed memory for the tables of a check, in huge pages where the kernel has them (fewer page
+// faults and TLB misses for tables of millions of entries), faulted in up front: a prefetch of a
+// page not yet mapped does nothing, so the batched probes would stall on every first touch.
+template <typename T>
+T* AllocateZeroed(size_t n) {
+  const size_t bytes = n * sizeof(T);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  (void)madvise(p, bytes, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+  (void)madvise(p, bytes, MADV_POPULATE_WRITE);  // Linux 5.14+; else faulted in on first touch
+#endif
+  return static_cast<T*>(p);
+}
+template <typename T>
+void FreeZeroed(T* p, size_t n) {
+  if (p != nullptr) munmap(p, n * sizeof(T));
+}
+
 // Last position and version of every stream, keyed by the XXH3-64 of its id: flat open
-// addressing, so a check of millions of streams stays a sequential read plus one probe each.
+// addressing with 16-byte slots (the position in 40 bits, the version in 24; the rare stream
+// beyond either lives in a side map), so the merge of millions of streams is one probe each,
+// prefetched in batches, in the least memory that has to be zeroed and faulted in.
 class StreamVersions {
  public:
-  struct Slot {
-    uint64_t key = 0;  // 0: empty
-    uint64_t last = 0;
-    uint64_t version = 0;
-  };
-  StreamVersions() { slots_ = Allocate(1 << 16); }
-  ~StreamVersions() { Free(slots_); }
+  StreamVersions() : at_(AllocateZeroed<Slot>(kMinSlots)), size_(kMinSlots) {}
+  ~StreamVersions() { FreeZeroed(at_, size_); }
   StreamVersions(const StreamVersions&) = delete;
   StreamVersions& operator=(const StreamVersions&) = delete;
 
+  struct Value {
+    uint64_t last = 0;
+    uint64_t version = 0;
+  };
   // Sizes the table for n streams (no rehash below that).
   void Reserve(size_t n) {
-    size_t want = slots_.size;
-    while (want < 2 * n) want *= 2;
-    if (want > slots_.size) Rehash(want);
+    if (!Fits(n, size_)) Rehash(std::max(n * 10 / 7 + 1, size_));
   }
-  void Prefetch(uint64_t key) const {
-    __builtin_prefetch(&slots_.at[(key >> 8) & slots_.mask()], 1);
+  void Prefetch(uint64_t key) const { __builtin_prefetch(&at_[Home(key, size_)], 1); }
+  // key: XXH3-64 of the id, | 1. *inserted: the stream was not there (its value is {0, 0}).
+  Value Get(uint64_t key, size_t* slot) {
+    if (!Fits(used_ + 1, size_)) Rehash(size_ * 2);
+    *slot = Probe(at_, size_, key);
+    const Slot& s = at_[*slot];
+    if (s.key == 0) return {};
+    if (s.packed == kOverflow) return overflow_.at(key);
+    return {s.packed >> 24, s.packed & kMaxVersion};
   }
-  // key: XXH3-64 of the id, | 1.
-  Slot* FindOrInsertHash(uint64_t key) {
-    if ((used_ + 1) * 2 > slots_.size) Rehash(slots_.size * 2);
-    Slot* s = Probe(slots_, key);
-    if (s->key == 0) {
-      s->key = key;
+  // Stores the value of the stream in *slot (from the Get just before).
+  void Set(size_t slot, uint64_t key, Value v) {
+    Slot& s = at_[slot];
+    if (s.key == 0) {
+      s.key = key;
       ++used_;
     }
-    return s;
+    if (v.version < kMaxVersion && v.last < (uint64_t{1} << 40)) {
+      if (s.packed == kOverflow) overflow_.erase(key);
+      s.packed = v.last << 24 | v.version;
+    } else {
+      s.packed = kOverflow;
+      overflow_[key] = v;
+    }
   }
   size_t size() const { return used_; }
 
  private:
-  struct Table {
-    Slot* at = nullptr;
-    size_t size = 0;
-    size_t mask() const { return size - 1; }
+  struct Slot {
+    uint64_t key = 0;  // 0: empty
+    uint64_t packed = 0;
   };
-  // Anonymous memory is zero (every slot empty) and costs nothing until touched; huge pages keep
-  // the page faults and TLB misses of a table of millions of streams down.
-  static Table Allocate(size_t slots) {
-    const size_t bytes = slots * sizeof(Slot);
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    (void)madvise(p, bytes, MADV_HUGEPAGE);
-    return Table{static_cast<Slot*>(p), slots};
+  static constexpr uint64_t kMaxVersion = (uint64_t{1} << 24) - 1;
+  static constexpr uint64_t kOverflow = ~uint64_t{0};
+  static constexpr size_t kMinSlots = 1 << 12;
+  static bool Fits(size_t n, size_t slots) { return n * 10 <= slots * 7; }
+  // Any table size, no power of two needed: the high bits of key * size.
+  static size_t Home(uint64_t key, size_t size) {
+    __extension__ using U128 = unsigned __int128;
+    return static_cast<size_t>((static_cast<U128>(key) * size) >> 64);
   }
-  static void Free(const Table& t) {
-    if (t.at != nullptr) munmap(t.at, t.size * sizeof(Slot));
-  }
-  static Slot* Probe(const Table& t, uint64_t key) {
-    for (size_t i = (key >> 8) & t.mask();; i = (i + 1) & t.mask()) {
-      if (t.at[i].key == key || t.at[i].key == 0) return &t.at[i];
+  static size_t Probe(const Slot* at, size_t size, uint64_t key) {
+    for (size_t i = Home(key, size);; i = i + 1 == size ? 0 : i + 1) {
+      if (at[i].key == key || at[i].key == 0) return i;
     }
   }
   void Rehash(size_t slots) {
-    Table bigger = Allocate(slots);
-    for (size_t i = 0; i < slots_.size; ++i) {
-      if (slots_.at[i].key != 0) *Probe(bigger, slots_.at[i].key) = slots_.at[i];
+    Slot* bigger = AllocateZeroed<Slot>(slots);
+    for (size_t i = 0; i < size_; ++i) {
+      if (at_[i].key != 0) bigger[Probe(bigger, slots, at_[i].key)] = at_[i];
     }
-    Free(slots_);
-    slots_ = bigger;
+    FreeZeroed(at_, size_);
+    at_ = bigger;
+    size_ = slots;
   }
-  Table slots_;
+  Slot* at_;
+  size_t size_;
   size_t used_ = 0;
+  std::unordered_map<uint64_t, Value> overflow_;
+};
+
+// One stream's records within one segment: what the merge needs of them.
+struct StreamRun {
+  uint64_t key = 0;  // XXH3-64 of the id | 1
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
+  uint64_t first_version = 0;
+  uint64_t last_version = 0;
+  uint64_t first_prev = kNoPrev;  // the .idx's previous position of the first record, if valid
+  uint32_t first_offset = 0;      // of the first record, for messages
+  uint32_t count = 0;
+};
+
+// Digest of a run as the .idx lists it (stream, last position, events): the .idx's stream entries
+// and the runs the records make are compared as sums of these, in any order.
+uint64_t RunDigest(uint64_t key, uint64_t last, uint64_t count) {
+  const uint64_t v[2] = {last, count};
+  return XXH3_64bits_withSeed(v, sizeof(v), key);
+}
+
+// The runs of the segment being checked, in the order their streams first appear, and a table
+// from stream key to run. Reused from segment to segment: a table slot is free unless its
+// generation is the current one, so nothing is cleared in between.
+class SegmentRuns {
+ public:
+  SegmentRuns() : at_(AllocateZeroed<Slot>(kMinSlots)), size_(kMinSlots) {}
+  ~SegmentRuns() { FreeZeroed(at_, size_); }
+  SegmentRuns(const SegmentRuns&) = delete;
+  SegmentRuns& operator=(const SegmentRuns&) = delete;
+
+  // Starts a segment; its runs go to *runs (emptied).
+  void Begin(std::vector<StreamRun>* runs) {
+    runs_ = runs;
+    runs_->clear();
+    if (++generation_ == 0) {  // wrapped: every slot must read as free again
+      for (size_t i = 0; i < size_; ++i) at_[i].generation = 0;
+      generation_ = 1;
+    }
+  }
+  void Prefetch(uint64_t key) const { __builtin_prefetch(&at_[(key >> 8) & (size_ - 1)], 1); }
+  // The index of key's run; a new run (count 0) if the segment has none yet.
+  uint32_t FindOrInsert(uint64_t key) {
+    if ((runs_->size() + 1) * 2 > size_) Rehash(size_ * 2);
+    Slot& s = at_[Probe(at_, size_, key)];
+    if (s.generation != generation_) {
+      s = Slot{key, static_cast<uint32_t>(runs_->size()), generation_};
+      runs_->push_back(StreamRun{});
+      runs_->back().key = key;
+    }
+    return s.run;
+  }
+  const StreamRun* Find(uint64_t key) const {
+    const Slot& s = at_[Probe(at_, size_, key)];
+    return s.generation == generation_ ? &(*runs_)[s.run] : nullptr;
+  }
+  StreamRun& operator[](uint32_t run) { return (*runs_)[run]; }
+  size_t size() const { return runs_->size(); }
+
+ private:
+  struct Slot {
+    uint64_t key = 0;
+    uint32_t run = 0;
+    uint32_t generation = 0;
+  };
+  static constexpr size_t kMinSlots = 1 << 10;
+  size_t Probe(const Slot* at, size_t size, uint64_t key) const {
+    for (size_t i = (key >> 8) & (size - 1);; i = (i + 1) & (size - 1)) {
+      if (at[i].generation != generation_ || at[i].key == key) return i;
+    }
+  }
+  void Rehash(size_t slots) {
+    Slot* bigger = AllocateZeroed<Slot>(slots);
+    for (size_t i = 0; i < size_; ++i) {
+      if (at_[i].generation == generation_) bigger[Probe(bigger, slots, at_[i].key)] = at_[i];
+    }
+    FreeZeroed(at_, size_);
+    at_ = bigger;
+    size_ = slots;
+  }
+  Slot* at_;
+  size_t size_;
+  uint32_t generation_ = 0;
+  std::vector<StreamRun>* runs_ = nullptr;
 };
 
 // "path offset 123: why" (the engine's corruption messages) -> its parts.
@@ -120,81 +239,84 @@ LogProblem ProblemFrom(const Status& s, const std::string& file, uint64_t cut) {
   return {file, 0, m, cut};
 }
 
-class Checker {
- public:
-  Checker(Env* env, const std::string& dir, const CheckOptions& options, CheckReport* report)
-      : env_(env), dir_(dir), opt_(options), rep_(report) {}
+uint64_t HashPrefix(const File& file, uint64_t n) {
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  std::string buf(4 << 20, '\0');
+  for (uint64_t off = 0; off < n;) {
+    size_t got = 0;
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), n - off));
+    if (!file.ReadAt(off, want, buf.data(), &got).ok() || got == 0) break;
+    XXH3_64bits_update(st, buf.data(), got);
+    off += got;
+  }
+  const uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h;
+}
 
-  Status Run() {
-    auto bases = ListSegmentFiles(env_, dir_);
-    if (!bases.ok()) return bases.status();
-    std::vector<std::shared_ptr<File>> files;
-    for (Position base : *bases) {
-      auto file = env_->Open(JoinPath(dir_, SegmentFileName(base)), OpenMode::kReadOnly);
-      if (!file.ok()) return file.status();
-      auto size = (*file)->Size();
-      if (!size.ok()) return size.status();
-      rep_->bytes += *size;
-      files.emplace_back(std::move(file).value());
-    }
-    // The whole-segment checksums of sealed segments, on the other core meanwhile.
-    std::future<std::vector<LogProblem>> hashing;
-    if (opt_.records)
-      hashing = std::async(std::launch::async, [&files] { return HashSealed(files); });
-    if (opt_.records) {
-      // Size the stream table once, from the .idx headers (streams each segment starts) plus a
-      // bound for segments without one, as Log::Open does.
-      uint64_t bound = 0;
-      for (size_t i = 0; i < bases->size(); ++i) {
-        auto idx = env_->Open(JoinPath(dir_, IndexFileName((*bases)[i])), OpenMode::kReadOnly);
-        char head[f::kIndexHeaderSize];
-        size_t got = 0;
-        if (idx.ok() && (*idx)->ReadAt(0, sizeof(head), head, &got).ok() && got == sizeof(head)) {
-          uint32_t started;
-          std::memcpy(&started, head + 32, sizeof(started));
-          bound += started;
-        } else {
-          bound += files[i]->Size().ok() ? *files[i]->Size() / f::kRecordHeaderSize : 0;
-        }
-      }
-      streams_.Reserve(std::min<uint64_t>(bound, uint64_t{1} << 28));
-    }
-    for (size_t i = 0; i < bases->size(); ++i) {
-      CheckSegment((*bases)[i], files[i], i + 1 == bases->size());
-    }
-    if (hashing.valid()) {
-      for (auto& p : hashing.get()) rep_->problems.push_back(std::move(p));
-    }
-    rep_->last = Position((first_cut_ != 0 ? first_cut_ : expect_.value) - 1);
-    rep_->streams = streams_.size();
-    if (opt_.progress) opt_.progress(rep_->bytes, rep_->bytes);
-    return Status::Ok();
+// The stream id of the record at offset (for a message); "?" if it cannot be read.
+std::string StreamIdAt(const File& file, uint64_t offset, uint64_t end) {
+  SegmentReader reader(&file, offset, end);
+  RecordView rec;
+  return reader.Read(&rec) == SegmentReader::Next::kRecord ? std::string(rec.stream) : "?";
+}
+
+// What checking one segment on its own finds; merged into the report in log order.
+struct SegmentResult {
+  SegmentCheck sc;
+  std::vector<LogProblem> problems;
+  // A header that does not decode, in a last segment no bigger than a header: what a crash while
+  // the segment was being created leaves, unless the log before it does not end at its base.
+  std::optional<LogProblem> header_problem_unless_new;
+  std::vector<StreamRun> runs;  // full check only
+  uint64_t records = 0;
+  Position next;  // the position expected after this segment's records (its base when none)
+  Position highest_seen;
+  std::string idx_path;
+  uint64_t idx_records = 0;   // records the valid .idx describes (0: no valid .idx)
+  bool idx_reported = false;  // a disagreement of the .idx with the records is reported already
+  bool torn_tail = false;
+  uint64_t torn_offset = 0;
+  uint64_t torn_bytes = 0;
+};
+
+// Checks segments on its own: one per worker thread.
+class SegmentChecker {
+ public:
+  SegmentChecker(Env* env, const std::string& dir, const CheckOptions& options,
+                 std::atomic<uint64_t>* bytes_done)
+      : env_(env), dir_(dir), opt_(options), bytes_done_(bytes_done) {}
+
+  // runs: storage for the segment's stream runs (a spare, to save allocating it anew).
+  SegmentResult Check(Position base, const std::shared_ptr<File>& file, bool is_last,
+                      std::vector<StreamRun> runs) {
+    SegmentResult out;
+    out.runs = std::move(runs);
+    res_ = &out;
+    file_ = file.get();
+    runs_.Begin(&out.runs);
+    CheckSegment(base, file, is_last);
+    res_ = nullptr;
+    return out;
   }
 
  private:
   void Problem(const std::string& file, uint64_t offset, std::string what, uint64_t cut) {
-    if (cut != 0 && (first_cut_ == 0 || cut < first_cut_)) first_cut_ = cut;
-    rep_->problems.push_back({file, offset, std::move(what), cut});
-  }
-
-  void Progress(uint64_t segment_bytes_done) {
-    if (!opt_.progress) return;
-    const uint64_t done = done_before_ + segment_bytes_done;
-    if (done - last_progress_ >= (64u << 20)) {
-      last_progress_ = done;
-      opt_.progress(done, rep_->bytes);
-    }
+    res_->problems.push_back({file, offset, std::move(what), cut});
   }
 
   void CheckSegment(Position base, const std::shared_ptr<File>& file, bool is_last) {
-    SegmentCheck sc;
+    SegmentCheck& sc = res_->sc;
     sc.path = file->path();
     sc.base = base;
     sc.last = base.prev();
+    res_->next = base;
     auto file_size = file->Size();
     sc.bytes = file_size.ok() ? *file_size : 0;
     const std::string& path = sc.path;
     const uint64_t size = sc.bytes;
+    uint64_t reported = 0;  // bytes of this segment added to *bytes_done_
 
     std::string header(f::kSegmentHeaderSize, '\0');
     size_t got = 0;
@@ -202,25 +324,16 @@ class Checker {
     header.resize(got);
     auto header_base = io.ok() ? DecodeSegmentHeader(header, path) : Result<Position>(io);
     if (!header_base.ok()) {
-      if (is_last && size <= f::kSegmentHeaderSize && base == expect_) {
-        // A crash while the segment was being created: no records; the server removes it.
+      LogProblem p = ProblemFrom(header_base.status(), path, base.value);
+      if (is_last && size <= f::kSegmentHeaderSize) {
         sc.data_end = size;
-        rep_->segments.push_back(sc);
-        done_before_ += size;
-        return;
+        res_->header_problem_unless_new = std::move(p);
+      } else {
+        res_->problems.push_back(std::move(p));
       }
-      rep_->problems.push_back(ProblemFrom(header_base.status(), path, base.value));
-      if (first_cut_ == 0 || base.value < first_cut_) first_cut_ = base.value;
     } else if (*header_base != base) {
       Problem(path, 16, "header says base position " + std::to_string(header_base->value),
               base.value);
-    }
-    if (base != expect_) {
-      Problem(path, 0,
-              "segment starts at position " + std::to_string(base.value) +
-                  " but the log before it ends at " + std::to_string(expect_.value - 1),
-              std::min(base.value, expect_.value));
-      expect_ = base;
     }
 
     std::optional<SegmentFooter> footer;
@@ -238,7 +351,8 @@ class Checker {
     std::vector<uint64_t> prevs;
     std::vector<SegmentStreamEntry> idx_streams;
     std::string idx_bytes;
-    const std::string idx_path = JoinPath(dir_, IndexFileName(base));
+    res_->idx_path = JoinPath(dir_, IndexFileName(base));
+    const std::string& idx_path = res_->idx_path;
     if (footer) {
       auto bytes = ReadWholeFile(env_, idx_path);
       if (!bytes.ok()) {
@@ -252,36 +366,49 @@ class Checker {
         sc.index = s.ok() ? IndexFileState::kValid : IndexFileState::kInvalid;
         if (!s.ok()) {
           sc.index_problem = s.message();
-          rep_->problems.push_back(ProblemFrom(s, idx_path, 0));
+          res_->problems.push_back(ProblemFrom(s, idx_path, 0));
         }
       }
     }
     const bool use_idx = sc.index == IndexFileState::kValid;
+    if (use_idx) res_->idx_records = offsets.size();
+    idx_ = use_idx ? &offsets : nullptr;
+    prevs_ = use_idx ? &prevs : nullptr;
+    if (use_idx && opt_.records) run_of_.resize(offsets.size());
 
     // The records.
+    Position expect = base;
     uint64_t count = 0;
-    bool idx_mismatch = false;
     auto on_record = [&](const RecordView& rec, uint64_t offset) {
-      if (rec.position != expect_) {
+      if (rec.position != expect) {
         Problem(path, offset,
-                "expected position " + std::to_string(expect_.value) + ", found " +
+                "expected position " + std::to_string(expect.value) + ", found " +
                     std::to_string(rec.position.value),
-                std::min(rec.position.value, expect_.value));
+                std::min(rec.position.value, expect.value));
       }
       if (count == 0) sc.first_timestamp_ms = rec.timestamp_ms;
       sc.last_timestamp_ms = rec.timestamp_ms;
       if (opt_.records) {
+        if (idx_ != nullptr && !res_->idx_reported && count < idx_->size() &&
+            (*idx_)[count] != offset) {
+          res_->idx_reported = true;
+          Problem(idx_path, f::kIndexHeaderSize + 4 * count,
+                  "record " + std::to_string(count) + " is at offset " + std::to_string(offset) +
+                      ", the index says " + std::to_string((*idx_)[count]),
+                  0);
+        }
         batch_.Add(rec, offset, count);
-        if (batch_.full())
-          FlushBatch(path, idx_path, use_idx ? &offsets : nullptr, use_idx ? &prevs : nullptr,
-                     &idx_mismatch);
+        if (batch_.full()) FlushBatch(path, base);
       }
-      expect_ = rec.position.next();
+      expect = rec.position.next();
       sc.last = rec.position;
       sc.data_end = offset + rec.length;
       ++count;
-      ++rep_->records;
-      if (rec.position.value > rep_->highest_seen.value) rep_->highest_seen = rec.position;
+      if (rec.position.value > res_->highest_seen.value) res_->highest_seen = rec.position;
+      if ((count & 0xFFFF) == 0) {
+        bytes_done_->fetch_add(offset - reported, std::memory_order_relaxed);
+        reported = offset;
+      }
     };
 
     if (!opt_.records && use_idx && !offsets.empty()) {
@@ -292,25 +419,39 @@ class Checker {
         RecordView rec;
         if (reader.Read(&rec) != SegmentReader::Next::kRecord) {
           Problem(path, offsets[k], reader.why() ? reader.why() : "unreadable record",
-                  expect_.value);
+                  expect.value);
           break;
         }
         if (k == 0) sc.first_timestamp_ms = rec.timestamp_ms;
         sc.last_timestamp_ms = rec.timestamp_ms;
       }
       count = offsets.size();
-      rep_->records += count;
-      expect_ = Position(base.value + count);
-      sc.last = expect_.prev();
+      expect = Position(base.value + count);
+      sc.last = expect.prev();
       sc.data_end = end;
-      if (sc.last.value > rep_->highest_seen.value) rep_->highest_seen = sc.last;
+      if (sc.last.value > res_->highest_seen.value) res_->highest_seen = sc.last;
     } else {
-      ScanRecords(file, path, f::kSegmentHeaderSize, end, is_last && !footer, on_record, [&] {
-        FlushBatch(path, idx_path, use_idx ? &offsets : nullptr, use_idx ? &prevs : nullptr,
-                   &idx_mismatch);
-      });
+      // A full check of a sealed segment takes its whole-segment checksum from the same reads.
+      const bool hash = opt_.records && footer && header.size() == f::kSegmentHeaderSize;
+      XXH3_state_t* state = hash ? XXH3_createState() : nullptr;
+      if (hash) {
+        XXH3_64bits_reset(state);
+        XXH3_64bits_update(state, header.data(), header.size());
+      }
+      const bool whole = ScanRecords(file, path, f::kSegmentHeaderSize, end, is_last && !footer,
+                                     state, expect, on_record, [&] { FlushBatch(path, base); });
+      if (opt_.records && footer) {
+        const uint64_t h = hash && whole ? XXH3_64bits_digest(state) : HashPrefix(*file, end);
+        if (h != footer->segment_checksum) {
+          Problem(path, end + 24, "whole-segment checksum mismatch", 0);
+        }
+      }
+      if (state != nullptr) XXH3_freeState(state);
     }
     sc.records = count;
+    res_->records = count;
+    res_->next = expect;
+    if (opt_.records && use_idx && !res_->idx_reported) CheckIndexStreams(idx_bytes, idx_streams);
 
     if (footer) {
       if (footer->record_count != count || footer->last_position != sc.last) {
@@ -320,35 +461,73 @@ class Checker {
                     std::to_string(count) + " ending at " + std::to_string(sc.last.value),
                 sc.last.value + 1);
       }
-      if (footer->last_position.value > rep_->highest_seen.value) {
-        rep_->highest_seen = footer->last_position;
+      if (footer->last_position.value > res_->highest_seen.value) {
+        res_->highest_seen = footer->last_position;
       }
     } else if (!is_last) {
       Problem(path, size >= f::kFooterSize ? size - f::kFooterSize : 0,
-              "segment is not sealed (no valid footer) but newer segments follow", expect_.value);
+              "segment is not sealed (no valid footer) but newer segments follow", expect.value);
     }
-    done_before_ += size;
-    rep_->segments.push_back(std::move(sc));
+    bytes_done_->fetch_add(size - std::min(reported, size), std::memory_order_relaxed);
   }
 
-  // Reads records in [start, end), resyncing after damage on the next valid record.
+  // The .idx's per-stream entries (what opening the log builds its stream index from) against
+  // the runs the records make: one entry per stream, with its last position and event count.
+  // Compared as order-independent sums of digests; entry by entry only to find what differs.
+  void CheckIndexStreams(const std::string& idx_bytes,
+                         const std::vector<SegmentStreamEntry>& entries) {
+    uint64_t from_records = 0;
+    for (uint32_t i = 0; i < runs_.size(); ++i) {
+      const StreamRun& r = runs_[i];
+      from_records += RunDigest(r.key, r.last_position, r.count);
+    }
+    uint64_t from_index = 0;
+    for (const auto& e : entries) {
+      from_index += RunDigest(XXH3_64bits(e.id.data(), e.id.size()) | 1, e.last.value, e.count);
+    }
+    if (from_index == from_records && entries.size() == runs_.size()) return;
+
+    const std::string& idx_path = res_->idx_path;
+    res_->idx_reported = true;
+    for (const auto& e : entries) {
+      const StreamRun* r = runs_.Find(XXH3_64bits(e.id.data(), e.id.size()) | 1);
+      if (r == nullptr || r->last_position != e.last.value || r->count != e.count) {
+        Problem(idx_path, static_cast<uint64_t>(e.id.data() - idx_bytes.data()) - 2,
+                "stream " + std::string(e.id) + ": the index says " + std::to_string(e.count) +
+                    " events ending at " + std::to_string(e.last.value) + ", the segment holds " +
+                    (r == nullptr ? std::string("none")
+                                  : std::to_string(r->count) + " ending at " +
+                                        std::to_string(r->last_position)),
+                0);
+        return;
+      }
+    }
+    Problem(idx_path, 12,
+            "the index lists " + std::to_string(entries.size()) + " streams, the segment has " +
+                std::to_string(runs_.size()),
+            0);
+  }
+
+  // Reads records in [start, end), resyncing after damage on the next valid record. True when
+  // every byte of the range was read once, in order, by one reader (so `hash` covers it).
   template <typename OnRecord, typename Flush>
-  void ScanRecords(const std::shared_ptr<File>& file, const std::string& path, uint64_t start,
-                   uint64_t end, bool active, OnRecord&& on_record, Flush&& flush) {
+  bool ScanRecords(const std::shared_ptr<File>& file, const std::string& path, uint64_t start,
+                   uint64_t end, bool active, XXH3_state_t* hash, const Position& expect,
+                   OnRecord&& on_record, Flush&& flush) {
     int regrow = 0;
-    for (;;) {
+    for (bool first = true;; first = false) {
       SegmentReader reader(file.get(), start, end);
+      if (first) reader.HashInto(hash);
       RecordView rec;
       SegmentReader::Next r;
       while ((r = reader.Read(&rec)) == SegmentReader::Next::kRecord) {
         on_record(rec, reader.offset());
-        if ((rep_->records & 0xFFFF) == 0) Progress(reader.offset());
       }
       flush();
-      if (r == SegmentReader::Next::kEnd) return;
+      if (r == SegmentReader::Next::kEnd) return first;
       if (!reader.io_status().ok()) {
-        Problem(path, reader.offset(), reader.io_status().message(), expect_.value);
-        return;
+        Problem(path, reader.offset(), reader.io_status().message(), expect.value);
+        return false;
       }
       const uint64_t bad = reader.offset();
       const char* why = reader.why();
@@ -358,7 +537,7 @@ class Checker {
         Problem(path, bad,
                 std::string(why) + "; " + std::to_string(*later - bad) +
                     " bytes skipped, a valid record follows at offset " + std::to_string(*later),
-                expect_.value);
+                expect.value);
         start = *later;
         continue;
       }
@@ -374,38 +553,22 @@ class Checker {
             continue;
           }
         }
-        rep_->torn_tail = true;
-        rep_->torn_offset = bad;
-        rep_->torn_bytes = end - bad;
+        res_->torn_tail = true;
+        res_->torn_offset = bad;
+        res_->torn_bytes = end - bad;
         Problem(path, bad,
                 "torn tail: the last " + std::to_string(end - bad) +
                     " bytes are not a whole record (" + why +
                     "); the server cuts them at its next start",
-                expect_.value);
-        return;
+                expect.value);
+        return false;
       }
-      Problem(path, bad, why, expect_.value);
-      return;
+      Problem(path, bad, why, expect.value);
+      return false;
     }
   }
 
-  static uint64_t HashPrefix(const File& file, uint64_t n) {
-    XXH3_state_t* st = XXH3_createState();
-    XXH3_64bits_reset(st);
-    std::string buf(4 << 20, '\0');
-    for (uint64_t off = 0; off < n;) {
-      size_t got = 0;
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), n - off));
-      if (!file.ReadAt(off, want, buf.data(), &got).ok() || got == 0) break;
-      XXH3_64bits_update(st, buf.data(), got);
-      off += got;
-    }
-    const uint64_t h = XXH3_64bits_digest(st);
-    XXH3_freeState(st);
-    return h;
-  }
-
-  // Records waiting for their stream check, which is done a batch at a time so that the table
+  // Records waiting to be folded into their stream's run, a batch at a time so that the table
   // slots of a whole batch are fetched from memory in parallel (prefetch), not one miss each.
   struct Batch {
     struct Item {
@@ -414,90 +577,274 @@ class Checker {
       uint64_t offset;
       uint64_t index;  // within its segment
       uint64_t hash;
-      uint32_t id_begin, id_size;  // the stream id, in ids
     };
     static constexpr size_t kSize = 64;
     Item items[kSize];
     size_t n = 0;
-    std::string ids;
     bool full() const { return n == kSize; }
     void Add(const RecordView& rec, uint64_t offset, uint64_t index) {
-      items[n++] = {rec.position,
-                    rec.version.value,
-                    offset,
-                    index,
-                    XXH3_64bits(rec.stream.data(), rec.stream.size()) | 1,
-                    static_cast<uint32_t>(ids.size()),
-                    static_cast<uint32_t>(rec.stream.size())};
-      ids.append(rec.stream);
+      items[n++] = {rec.position, rec.version.value, offset, index,
+                    XXH3_64bits(rec.stream.data(), rec.stream.size()) | 1};
     }
   };
 
-  void FlushBatch(const std::string& path, const std::string& idx_path,
-                  const std::vector<uint32_t>* offsets, const std::vector<uint64_t>* prevs,
-                  bool* idx_mismatch) {
-    for (size_t i = 0; i < batch_.n; ++i) streams_.Prefetch(batch_.items[i].hash);
-    for (size_t i = 0; i < batch_.n; ++i) {
-      const auto& it = batch_.items[i];
-      StreamVersions::Slot* st = streams_.FindOrInsertHash(it.hash);
-      if (it.version != st->version + 1) {
-        Problem(path, it.offset,
-                "stream " + batch_.ids.substr(it.id_begin, it.id_size) + " version " +
-                    std::to_string(it.version) + " does not follow " + std::to_string(st->version),
-                it.position.value);
-      }
-      if (offsets != nullptr && !*idx_mismatch && it.index < offsets->size()) {
-        if ((*offsets)[it.index] != it.offset) {
-          *idx_mismatch = true;
-          Problem(idx_path, f::kIndexHeaderSize + 4 * it.index,
-                  "record " + std::to_string(it.index) + " is at offset " +
-                      std::to_string(it.offset) + ", the index says " +
-                      std::to_string((*offsets)[it.index]),
-                  0);
-        } else if ((*prevs)[it.index] != st->last) {
-          *idx_mismatch = true;
-          Problem(idx_path, f::kIndexHeaderSize + 4 * offsets->size() + 8 * it.index,
-                  "record " + std::to_string(it.index) + " follows position " +
-                      std::to_string(st->last) + " of its stream, the index says " +
-                      std::to_string((*prevs)[it.index]),
-                  0);
-        }
-      }
-      st->last = it.position.value;
-      st->version = it.version;
-    }
-    batch_.n = 0;
-    batch_.ids.clear();
+  void IndexProblem(uint64_t index, uint64_t follows, uint64_t says) {
+    res_->idx_reported = true;
+    Problem(res_->idx_path, f::kIndexHeaderSize + 4 * prevs_->size() + 8 * index,
+            "record " + std::to_string(index) + " follows position " + std::to_string(follows) +
+                " of its stream, the index says " + std::to_string(says),
+            0);
   }
 
-  static std::vector<LogProblem> HashSealed(const std::vector<std::shared_ptr<File>>& files) {
-    std::vector<LogProblem> problems;
-    for (const auto& file : files) {
-      auto size = file->Size();
-      if (!size.ok() || *size < f::kSegmentHeaderSize + f::kFooterSize) continue;
-      std::string tail(f::kFooterSize, '\0');
-      size_t got = 0;
-      if (!file->ReadAt(*size - f::kFooterSize, tail.size(), tail.data(), &got).ok()) continue;
-      auto footer = DecodeSegmentFooter(std::string_view(tail.data(), got));
-      if (!footer) continue;
-      if (HashPrefix(*file, *size - f::kFooterSize) != footer->segment_checksum) {
-        problems.push_back(
-            {file->path(), *size - f::kFooterSize + 24, "whole-segment checksum mismatch", 0});
+  // With a valid .idx, a record whose stream's previous record is in this segment finds its run
+  // through that record (run_of_), and the table is only probed for a stream's first record here.
+  void FlushBatch(const std::string& path, Position base) {
+    const bool idx = prevs_ != nullptr && !res_->idx_reported;
+    for (size_t i = 0; i < batch_.n; ++i) {
+      const auto& it = batch_.items[i];
+      if (!idx || it.index >= prevs_->size() || (*prevs_)[it.index] < base.value) {
+        runs_.Prefetch(it.hash);
       }
     }
-    return problems;
+    for (size_t i = 0; i < batch_.n; ++i) {
+      const auto& it = batch_.items[i];
+      const bool linked = prevs_ != nullptr && !res_->idx_reported && it.index < prevs_->size();
+      const uint64_t prev = linked ? (*prevs_)[it.index] : kNoPrev;
+      uint32_t run;
+      if (linked && prev >= base.value && prev - base.value < it.index &&
+          runs_[run_of_[prev - base.value]].key == it.hash) {
+        run = run_of_[prev - base.value];
+      } else if (linked && prev >= base.value) {
+        // The .idx links this record to a record of another stream, or forward.
+        run = runs_.FindOrInsert(it.hash);
+        IndexProblem(it.index, runs_[run].count == 0 ? 0 : runs_[run].last_position, prev);
+      } else {
+        run = runs_.FindOrInsert(it.hash);
+      }
+      StreamRun& r = runs_[run];
+      if (r.count == 0) {
+        // The stream's first record in this segment: the merge checks it against the log before.
+        r.first_position = it.position.value;
+        r.first_version = it.version;
+        r.first_prev = linked && !res_->idx_reported ? prev : kNoPrev;
+        r.first_offset = static_cast<uint32_t>(it.offset);
+      } else {
+        if (it.version != r.last_version + 1) {
+          Problem(path, it.offset,
+                  "stream " + StreamIdAt(*file_, it.offset, it.offset + f::kMaxRecordSize) +
+                      " version " + std::to_string(it.version) + " does not follow " +
+                      std::to_string(r.last_version),
+                  it.position.value);
+        }
+        if (linked && !res_->idx_reported && prev != r.last_position) {
+          IndexProblem(it.index, r.last_position, prev);
+        }
+      }
+      r.last_position = it.position.value;
+      r.last_version = it.version;
+      ++r.count;
+      if (it.index < run_of_.size()) run_of_[it.index] = run;
+    }
+    batch_.n = 0;
   }
 
   Env* env_;
+  const std::string& dir_;
+  const CheckOptions& opt_;
+  std::atomic<uint64_t>* bytes_done_;
+  SegmentResult* res_ = nullptr;
+  const File* file_ = nullptr;
+  const std::vector<uint32_t>* idx_ = nullptr;
+  const std::vector<uint64_t>* prevs_ = nullptr;
+  std::vector<uint32_t> run_of_;  // the run of each record of the segment (with a valid .idx)
   Batch batch_;
+  SegmentRuns runs_;
+};
+
+class Checker {
+ public:
+  Checker(Env* env, const std::string& dir, const CheckOptions& options, CheckReport* report)
+      : env_(env), dir_(dir), opt_(options), rep_(report) {}
+
+  Status Run() {
+    auto bases = ListSegmentFiles(env_, dir_);
+    if (!bases.ok()) return bases.status();
+    bases_ = std::move(bases).value();
+    for (Position base : bases_) {
+      auto file = env_->Open(JoinPath(dir_, SegmentFileName(base)), OpenMode::kReadOnly);
+      if (!file.ok()) return file.status();
+      auto size = (*file)->Size();
+      if (!size.ok()) return size.status();
+      rep_->bytes += *size;
+      files_.emplace_back(std::move(file).value());
+    }
+    if (opt_.records) ReserveStreams();
+
+    // Workers check segments in any order, at most kAhead per worker beyond the merge; this
+    // thread merges their results in log order.
+    const size_t n = bases_.size();
+    unsigned threads = opt_.threads != 0 ? opt_.threads : std::thread::hardware_concurrency();
+    threads = static_cast<unsigned>(std::clamp<size_t>(threads, 1, std::max<size_t>(n, 1)));
+    results_.resize(n);
+    std::vector<std::thread> workers;
+    for (unsigned t = 0; t < threads; ++t)
+      workers.emplace_back([this, n, threads] {
+        SegmentChecker checker(env_, dir_, opt_, &bytes_done_);
+        for (;;) {
+          const size_t k = next_.fetch_add(1);
+          if (k >= n) return;
+          std::vector<StreamRun> runs;
+          {
+            std::unique_lock lk(mu_);
+            cv_.wait(lk, [&] { return k < merged_ + kAhead * threads; });
+            if (!spare_runs_.empty()) {
+              runs = std::move(spare_runs_.back());
+              spare_runs_.pop_back();
+            }
+          }
+          SegmentResult r = checker.Check(bases_[k], files_[k], k + 1 == n, std::move(runs));
+          std::lock_guard lk(mu_);
+          results_[k] = std::move(r);
+          cv_.notify_all();
+        }
+      });
+    for (size_t k = 0; k < n; ++k) {
+      SegmentResult r;
+      {
+        std::unique_lock lk(mu_);
+        while (!cv_.wait_for(lk, std::chrono::milliseconds(100),
+                             [&] { return results_[k].has_value(); })) {
+          lk.unlock();
+          Progress();
+          lk.lock();
+        }
+        r = std::move(*results_[k]);
+        results_[k].reset();
+      }
+      Merge(k, r);
+      {
+        std::lock_guard lk(mu_);
+        merged_ = k + 1;
+        spare_runs_.push_back(std::move(r.runs));
+      }
+      cv_.notify_all();
+      Progress();
+    }
+    for (auto& w : workers) w.join();
+
+    uint64_t first_cut = 0;
+    for (const auto& p : rep_->problems) {
+      if (p.cut_position != 0 && (first_cut == 0 || p.cut_position < first_cut))
+        first_cut = p.cut_position;
+    }
+    rep_->last = Position((first_cut != 0 ? first_cut : expect_.value) - 1);
+    rep_->streams = streams_.size();
+    if (opt_.progress) opt_.progress(rep_->bytes, rep_->bytes);
+    return Status::Ok();
+  }
+
+ private:
+  static constexpr size_t kAhead = 4;
+
+  // Sizes the stream table once, from the .idx headers (streams each segment starts) plus a bound
+  // for segments without one, as Log::Open does.
+  void ReserveStreams() {
+    uint64_t bound = 0;
+    for (size_t i = 0; i < bases_.size(); ++i) {
+      auto idx = env_->Open(JoinPath(dir_, IndexFileName(bases_[i])), OpenMode::kReadOnly);
+      char head[f::kIndexHeaderSize];
+      size_t got = 0;
+      if (idx.ok() && (*idx)->ReadAt(0, sizeof(head), head, &got).ok() && got == sizeof(head)) {
+        uint32_t started;
+        std::memcpy(&started, head + 32, sizeof(started));
+        bound += started;
+      } else {
+        bound += files_[i]->Size().ok() ? *files_[i]->Size() / f::kRecordHeaderSize : 0;
+      }
+    }
+    streams_.Reserve(std::min<uint64_t>(bound, uint64_t{1} << 28));
+  }
+
+  void Progress() {
+    if (!opt_.progress) return;
+    const uint64_t done = bytes_done_.load(std::memory_order_relaxed);
+    if (done - last_progress_ >= (64u << 20) && done < rep_->bytes) {
+      last_progress_ = done;
+      opt_.progress(done, rep_->bytes);
+    }
+  }
+
+  void Merge(size_t k, SegmentResult& r) {
+    const Position base = bases_[k];
+    const std::string& path = r.sc.path;
+    auto& problems = rep_->problems;
+    if (r.header_problem_unless_new && base != expect_) {
+      problems.push_back(std::move(*r.header_problem_unless_new));
+    }
+    if (base != expect_) {
+      problems.push_back({path, 0,
+                          "segment starts at position " + std::to_string(base.value) +
+                              " but the log before it ends at " + std::to_string(expect_.value - 1),
+                          std::min(base.value, expect_.value)});
+    }
+    for (auto& p : r.problems) problems.push_back(std::move(p));
+
+    // Each stream's first record here continues what the segments before left.
+    constexpr size_t kLookahead = 16;
+    const auto& runs = r.runs;
+    for (size_t i = 0; i < std::min(kLookahead, runs.size()); ++i) streams_.Prefetch(runs[i].key);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (i + kLookahead < runs.size()) streams_.Prefetch(runs[i + kLookahead].key);
+      const StreamRun& run = runs[i];
+      size_t slot;
+      const StreamVersions::Value before = streams_.Get(run.key, &slot);
+      if (run.first_version != before.version + 1) {
+        problems.push_back({path, run.first_offset,
+                            "stream " + StreamIdAt(*files_[k], run.first_offset, r.sc.bytes) +
+                                " version " + std::to_string(run.first_version) +
+                                " does not follow " + std::to_string(before.version),
+                            run.first_position});
+      }
+      if (run.first_prev != kNoPrev && !r.idx_reported && run.first_prev != before.last) {
+        r.idx_reported = true;
+        const uint64_t index = run.first_position - base.value;
+        problems.push_back({r.idx_path, f::kIndexHeaderSize + 4 * r.idx_records + 8 * index,
+                            "record " + std::to_string(index) + " follows position " +
+                                std::to_string(before.last) + " of its stream, the index says " +
+                                std::to_string(run.first_prev),
+                            0});
+      }
+      streams_.Set(slot, run.key, {run.last_position, run.last_version});
+    }
+
+    rep_->records += r.records;
+    if (r.highest_seen.value > rep_->highest_seen.value) rep_->highest_seen = r.highest_seen;
+    if (r.torn_tail) {
+      rep_->torn_tail = true;
+      rep_->torn_offset = r.torn_offset;
+      rep_->torn_bytes = r.torn_bytes;
+    }
+    expect_ = r.next;
+    rep_->segments.push_back(std::move(r.sc));
+  }
+
+  Env* env_;
   const std::string& dir_;
   const CheckOptions& opt_;
   CheckReport* rep_;
+  std::vector<Position> bases_;
+  std::vector<std::shared_ptr<File>> files_;
   StreamVersions streams_;
   Position expect_{1};
-  uint64_t first_cut_ = 0;
-  uint64_t done_before_ = 0;
   uint64_t last_progress_ = 0;
+
+  std::atomic<size_t> next_{0};
+  std::atomic<uint64_t> bytes_done_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t merged_ = 0;                                  // guarded by mu_
+  std::vector<std::optional<SegmentResult>> results_;  // guarded by mu_
+  std::vector<std::vector<StreamRun>> spare_runs_;     // guarded by mu_
 };
 
 }  // namespace

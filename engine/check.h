@@ -3,9 +3,15 @@
 //
 // A full check reads every byte: segment headers and footers (record count, last position,
 // whole-segment XXH3), every record (checksum, structure, position continuity across segments,
-// stream version continuity per stream) and every .idx file (checksum, shape, and each record
-// offset and previous-position link against the records). It goes on after damage (it resyncs on
-// the next valid record) so that every problem is reported, each with its file and byte offset.
+// stream version continuity per stream) and every .idx file (checksum, shape, each record offset
+// and previous-position link, and each per-stream entry, against the records). It goes on after
+// damage (it resyncs on the next valid record) so that every problem is reported, each with its
+// file and byte offset.
+//
+// Segments are checked in parallel, one pass over each file: the records and the whole-segment
+// checksum come from the same reads, and each stream's records in a segment are folded into one
+// run (first and last position and version). The runs are then merged in log order against one
+// table of every stream, which checks the versions and .idx links that cross segments.
 #pragma once
 
 #include <cstdint>
@@ -50,8 +56,11 @@ struct CheckOptions {
   // true: read and verify every record (verify). false: headers, footers, .idx files and the
   // first and last record of each segment only; the active segment is still scanned (segments).
   bool records = true;
-  // Called now and then with bytes checked and bytes in all.
+  // Called now and then, always on the calling thread, with bytes checked and bytes in all.
   std::function<void(uint64_t done, uint64_t total)> progress;
+  // Segments are checked this many at a time (0: one per core). The report is the same for any
+  // number: per-segment results are merged in log order.
+  unsigned threads = 0;
 };
 
 struct CheckReport {

@@ -150,6 +150,7 @@ bool SegmentReader::Fill(size_t need) {
   size_t got = 0;
   io_ = file_->ReadAt(file_pos, to_read, buf_.data() + buf_len_, &got);
   if (!io_.ok()) return false;
+  if (hash_ != nullptr) XXH3_64bits_update(hash_, buf_.data() + buf_len_, got);
   buf_len_ += got;
   return true;
 }

@@ -12,6 +12,8 @@
 #include "engine/record.h"
 #include "engine/types.h"
 
+struct XXH3_state_s;
+
 namespace orderlog {
 
 std::string SegmentFileName(Position base);  // "00000000000000000001.seg"
@@ -54,6 +56,10 @@ class SegmentReader {
 
   SegmentReader(const File* file, uint64_t start, uint64_t end);
 
+  // Feeds every byte read from the file, in file order, to *state as well (XXH3_64bits_update):
+  // a check gets the whole-segment checksum from the same pass. Call before the first Read.
+  void HashInto(XXH3_state_s* state) { hash_ = state; }
+
   Next Read(RecordView* rec);
   // Offset of the record last returned, or of the problem for kTruncated/kBad.
   uint64_t offset() const { return offset_; }
@@ -74,6 +80,7 @@ class SegmentReader {
   size_t buf_len_ = 0;
   const char* why_ = nullptr;
   Status io_;
+  XXH3_state_s* hash_ = nullptr;
 };
 
 }  // namespace orderlog
