@@ -14,6 +14,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "engine/checksum.h"
 #include "engine/format.h"
 #include "engine/record.h"
 #include "engine/segment.h"
@@ -247,7 +248,7 @@ uint64_t HashPrefix(const File& file, uint64_t n) {
     size_t got = 0;
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), n - off));
     if (!file.ReadAt(off, want, buf.data(), &got).ok() || got == 0) break;
-    XXH3_64bits_update(st, buf.data(), got);
+    SegmentHashUpdate(st, buf.data(), got);
     off += got;
   }
   const uint64_t h = XXH3_64bits_digest(st);
@@ -346,21 +347,21 @@ class SegmentChecker {
     sc.sealed = footer.has_value();
     const uint64_t end = footer ? size - f::kFooterSize : size;
 
-    // The .idx file of a sealed segment.
-    std::vector<uint32_t> offsets;
-    std::vector<uint64_t> prevs;
-    std::vector<SegmentStreamEntry> idx_streams;
-    std::string idx_bytes;
+    // The .idx file of a sealed segment (into buffers reused from segment to segment).
+    std::vector<uint32_t>& offsets = offsets_;
+    std::vector<uint64_t>& prevs = prevs_buf_;
+    std::vector<SegmentStreamEntry>& idx_streams = idx_streams_;
+    idx_streams.clear();
+    std::string_view idx_bytes;
     res_->idx_path = JoinPath(dir_, IndexFileName(base));
     const std::string& idx_path = res_->idx_path;
     if (footer) {
-      auto bytes = ReadWholeFile(env_, idx_path);
-      if (!bytes.ok()) {
-        sc.index = bytes.status().code() == StatusCode::kNotFound ? IndexFileState::kMissing
-                                                                  : IndexFileState::kInvalid;
-        if (sc.index == IndexFileState::kInvalid) sc.index_problem = bytes.status().message();
+      Status read = ReadIndexFile(idx_path, &idx_bytes);
+      if (!read.ok()) {
+        sc.index = read.code() == StatusCode::kNotFound ? IndexFileState::kMissing
+                                                        : IndexFileState::kInvalid;
+        if (sc.index == IndexFileState::kInvalid) sc.index_problem = read.message();
       } else {
-        idx_bytes = std::move(bytes).value();
         Status s = DecodeSegmentIndex(idx_bytes, idx_path, base, footer->record_count, &offsets,
                                       &prevs, &idx_streams);
         sc.index = s.ok() ? IndexFileState::kValid : IndexFileState::kInvalid;
@@ -436,7 +437,7 @@ class SegmentChecker {
       XXH3_state_t* state = hash ? XXH3_createState() : nullptr;
       if (hash) {
         XXH3_64bits_reset(state);
-        XXH3_64bits_update(state, header.data(), header.size());
+        SegmentHashUpdate(state, header.data(), header.size());
       }
       const bool whole = ScanRecords(file, path, f::kSegmentHeaderSize, end, is_last && !footer,
                                      state, expect, on_record, [&] { FlushBatch(path, base); });
@@ -471,10 +472,24 @@ class SegmentChecker {
     bytes_done_->fetch_add(size - std::min(reported, size), std::memory_order_relaxed);
   }
 
+  // Reads the .idx file at path into idx_buf_ (grown, never shrunk or cleared: no page faults or
+  // zeroing for every segment).
+  Status ReadIndexFile(const std::string& path, std::string_view* bytes) {
+    auto file = env_->Open(path, OpenMode::kReadOnly);
+    if (!file.ok()) return file.status();
+    auto size = (*file)->Size();
+    if (!size.ok()) return size.status();
+    if (idx_buf_.size() < *size) idx_buf_.resize(*size);
+    size_t got = 0;
+    ORDERLOG_RETURN_IF_ERROR((*file)->ReadAt(0, *size, idx_buf_.data(), &got));
+    *bytes = std::string_view(idx_buf_.data(), got);
+    return Status::Ok();
+  }
+
   // The .idx's per-stream entries (what opening the log builds its stream index from) against
   // the runs the records make: one entry per stream, with its last position and event count.
   // Compared as order-independent sums of digests; entry by entry only to find what differs.
-  void CheckIndexStreams(const std::string& idx_bytes,
+  void CheckIndexStreams(std::string_view idx_bytes,
                          const std::vector<SegmentStreamEntry>& entries) {
     uint64_t from_records = 0;
     for (uint32_t i = 0; i < runs_.size(); ++i) {
@@ -517,6 +532,7 @@ class SegmentChecker {
     int regrow = 0;
     for (bool first = true;; first = false) {
       SegmentReader reader(file.get(), start, end);
+      reader.UseBuffer(&read_buf_);
       if (first) reader.HashInto(hash);
       RecordView rec;
       SegmentReader::Next r;
@@ -657,6 +673,11 @@ class SegmentChecker {
   const std::vector<uint32_t>* idx_ = nullptr;
   const std::vector<uint64_t>* prevs_ = nullptr;
   std::vector<uint32_t> run_of_;  // the run of each record of the segment (with a valid .idx)
+  std::vector<uint32_t> offsets_;
+  std::vector<uint64_t> prevs_buf_;
+  std::vector<SegmentStreamEntry> idx_streams_;
+  std::string idx_buf_;
+  std::string read_buf_;
   Batch batch_;
   SegmentRuns runs_;
 };
@@ -678,10 +699,11 @@ class Checker {
       rep_->bytes += *size;
       files_.emplace_back(std::move(file).value());
     }
-    if (opt_.records) ReserveStreams();
 
-    // Workers check segments in any order, at most kAhead per worker beyond the merge; this
-    // thread merges their results in log order.
+    // Workers check segments in any order, at most kAhead per worker beyond the merge. Whichever
+    // worker finishes the segment the merge waits for merges it and every later one that is
+    // ready, in log order, while its runs are still in that core's cache. This thread reports
+    // progress meanwhile.
     const size_t n = bases_.size();
     unsigned threads = opt_.threads != 0 ? opt_.threads : std::thread::hardware_concurrency();
     threads = static_cast<unsigned>(std::clamp<size_t>(threads, 1, std::max<size_t>(n, 1)));
@@ -703,32 +725,22 @@ class Checker {
             }
           }
           SegmentResult r = checker.Check(bases_[k], files_[k], k + 1 == n, std::move(runs));
-          std::lock_guard lk(mu_);
+          std::unique_lock lk(mu_);
           results_[k] = std::move(r);
-          cv_.notify_all();
+          MergeReady(lk);
         }
       });
-    for (size_t k = 0; k < n; ++k) {
-      SegmentResult r;
-      {
-        std::unique_lock lk(mu_);
-        while (!cv_.wait_for(lk, std::chrono::milliseconds(100),
-                             [&] { return results_[k].has_value(); })) {
-          lk.unlock();
-          Progress();
-          lk.lock();
-        }
-        r = std::move(*results_[k]);
-        results_[k].reset();
+    // The stream table is sized (and faulted in) while the workers read the first segments.
+    if (opt_.records) ReserveStreams();
+    {
+      std::unique_lock lk(mu_);
+      table_ready_ = true;
+      MergeReady(lk);
+      while (!cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return merged_ == n; })) {
+        lk.unlock();
+        Progress();
+        lk.lock();
       }
-      Merge(k, r);
-      {
-        std::lock_guard lk(mu_);
-        merged_ = k + 1;
-        spare_runs_.push_back(std::move(r.runs));
-      }
-      cv_.notify_all();
-      Progress();
     }
     for (auto& w : workers) w.join();
 
@@ -745,6 +757,25 @@ class Checker {
 
  private:
   static constexpr size_t kAhead = 4;
+
+  // Merges the results that are next in log order, unless another thread is merging already (it
+  // takes these too) or the stream table is not ready yet (the thread making it merges them).
+  void MergeReady(std::unique_lock<std::mutex>& lk) {
+    while (table_ready_ && !merging_ && merged_ < results_.size() &&
+           results_[merged_].has_value()) {
+      const size_t next = merged_;
+      SegmentResult ready = std::move(*results_[next]);
+      results_[next].reset();
+      merging_ = true;
+      lk.unlock();
+      Merge(next, ready);
+      lk.lock();
+      merging_ = false;
+      merged_ = next + 1;
+      spare_runs_.push_back(std::move(ready.runs));
+      cv_.notify_all();
+    }
+  }
 
   // Sizes the stream table once, from the .idx headers (streams each segment starts) plus a bound
   // for segments without one, as Log::Open does.
@@ -843,6 +874,8 @@ class Checker {
   std::mutex mu_;
   std::condition_variable cv_;
   size_t merged_ = 0;                                  // guarded by mu_
+  bool merging_ = false;                               // guarded by mu_
+  bool table_ready_ = false;                           // guarded by mu_
   std::vector<std::optional<SegmentResult>> results_;  // guarded by mu_
   std::vector<std::vector<StreamRun>> spare_runs_;     // guarded by mu_
 };

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <optional>
 
+#include "engine/checksum.h"
 #include "engine/log_internal.h"
 #include "engine/segment.h"
 
@@ -470,7 +471,7 @@ bool Log::FlushPending() {
     a.buf_records = 0;
     return false;
   }
-  XXH3_64bits_update(a.hash.get(), a.buf.data(), a.buf.size());
+  SegmentHashUpdate(a.hash.get(), a.buf.data(), a.buf.size());
   a.size += a.buf.size();
   {
     std::unique_lock lk(index_mu_);
@@ -579,7 +580,7 @@ Status Log::CreateSegment(Position base) {
   seg->end = header.size();
   seg->file_size = header.size();
   auto active = std::make_unique<ActiveState>();
-  XXH3_64bits_update(active->hash.get(), header.data(), header.size());
+  SegmentHashUpdate(active->hash.get(), header.data(), header.size());
   active->size = header.size();
   active->epoch = next_epoch_++;
   active_ = std::move(active);

@@ -2,6 +2,7 @@
 // active segment (the only one that is scanned).
 #include <algorithm>
 
+#include "engine/checksum.h"
 #include "engine/coding.h"
 #include "engine/log.h"
 #include "engine/log_internal.h"
@@ -298,7 +299,7 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
     ORDERLOG_RETURN_IF_ERROR(seg->file->ReadAt(off, buf.size(), buf.data(), &got));
     if (got != buf.size())
       return CorruptionAt(seg->path, off + got, "segment shrank while opening");
-    XXH3_64bits_update(active->hash.get(), buf.data(), got);
+    SegmentHashUpdate(active->hash.get(), buf.data(), got);
     off += got;
   }
   active->size = good_end;

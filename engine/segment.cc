@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "engine/checksum.h"
 #include "engine/coding.h"
 #include "engine/format.h"
 
@@ -133,6 +134,10 @@ std::optional<SegmentFooter> DecodeSegmentFooter(std::string_view bytes) {
 SegmentReader::SegmentReader(const File* file, uint64_t start, uint64_t end)
     : file_(file), end_(end), offset_(start), next_(start), buf_start_(start) {}
 
+SegmentReader::~SegmentReader() {
+  if (lent_ != nullptr) lent_->swap(buf_);
+}
+
 // Makes at least `need` bytes from next_ available in buf_ (fewer only at end_).
 bool SegmentReader::Fill(size_t need) {
   const size_t have_from = static_cast<size_t>(next_ - buf_start_);
@@ -150,7 +155,7 @@ bool SegmentReader::Fill(size_t need) {
   size_t got = 0;
   io_ = file_->ReadAt(file_pos, to_read, buf_.data() + buf_len_, &got);
   if (!io_.ok()) return false;
-  if (hash_ != nullptr) XXH3_64bits_update(hash_, buf_.data() + buf_len_, got);
+  if (hash_ != nullptr) SegmentHashUpdate(hash_, buf_.data() + buf_len_, got);
   buf_len_ += got;
   return true;
 }

@@ -55,6 +55,17 @@ class SegmentReader {
   };
 
   SegmentReader(const File* file, uint64_t start, uint64_t end);
+  ~SegmentReader();
+  SegmentReader(const SegmentReader&) = delete;
+  SegmentReader& operator=(const SegmentReader&) = delete;
+
+  // Reads into *buffer (its memory, handed back when the reader is destroyed) instead of a buffer
+  // of its own: a caller reading file after file allocates and faults in the memory once. Call
+  // before the first Read.
+  void UseBuffer(std::string* buffer) {
+    buf_.swap(*buffer);
+    lent_ = buffer;
+  }
 
   // Feeds every byte read from the file, in file order, to *state as well (XXH3_64bits_update):
   // a check gets the whole-segment checksum from the same pass. Call before the first Read.
@@ -81,6 +92,7 @@ class SegmentReader {
   const char* why_ = nullptr;
   Status io_;
   XXH3_state_s* hash_ = nullptr;
+  std::string* lent_ = nullptr;
 };
 
 }  // namespace orderlog

@@ -61,8 +61,18 @@ Status DecodeSegmentIndex(std::string_view bytes, const std::string& file, Posit
   const uint32_t new_streams = Get<uint32_t>(bytes.data() + 32);
   const size_t arrays = p;
   p += n * 12;
-  std::vector<SegmentStreamEntry> entries;
+  // Filled in place (a caller checking segment after segment reuses the memory), emptied again
+  // unless the whole file is valid.
+  std::vector<SegmentStreamEntry>& entries = *streams;
+  entries.clear();
   entries.reserve(stream_count);
+  struct EmptyUnlessValid {
+    std::vector<SegmentStreamEntry>& e;
+    bool valid = false;
+    ~EmptyUnlessValid() {
+      if (!valid) e.clear();
+    }
+  } guard{entries};
   uint64_t counted = 0;
   for (uint32_t i = 0; i < stream_count; ++i) {
     if (p + 2 > body) return bad(p, "stream table overruns the file");
@@ -89,7 +99,7 @@ Status DecodeSegmentIndex(std::string_view bytes, const std::string& file, Posit
   prevs->resize(n);
   std::memcpy(offsets->data(), bytes.data() + arrays, n * 4);
   std::memcpy(prevs->data(), bytes.data() + arrays + n * 4, n * 8);
-  *streams = std::move(entries);
+  guard.valid = true;
   return Status::Ok();
 }
 

@@ -24,7 +24,8 @@ std::string EncodeSegmentIndex(Position base, const std::vector<uint32_t>& offse
                                const std::vector<SegmentStreamEntry>& streams);
 
 // Verifies the checksum and shape, then fills offsets, prevs and streams (whose id views point
-// into `bytes`). Nothing is filled unless the whole file is valid. `file` names it in errors.
+// into `bytes`), reusing their memory. Unless the whole file is valid, offsets and prevs are left
+// as they were and streams is empty. `file` names it in errors.
 Status DecodeSegmentIndex(std::string_view bytes, const std::string& file, Position expected_base,
                           uint64_t expected_count, std::vector<uint32_t>* offsets,
                           std::vector<uint64_t>* prevs, std::vector<SegmentStreamEntry>* streams);
