@@ -756,7 +756,7 @@ class Checker {
   }
 
  private:
-  static constexpr size_t kAhead = 4;
+  static constexpr size_t kAhead = 2;
 
   // Merges the results that are next in log order, unless another thread is merging already (it
   // takes these too) or the stream table is not ready yet (the thread making it merges them).
@@ -821,7 +821,7 @@ class Checker {
     for (auto& p : r.problems) problems.push_back(std::move(p));
 
     // Each stream's first record here continues what the segments before left.
-    constexpr size_t kLookahead = 16;
+    constexpr size_t kLookahead = 32;
     const auto& runs = r.runs;
     for (size_t i = 0; i < std::min(kLookahead, runs.size()); ++i) streams_.Prefetch(runs[i].key);
     for (size_t i = 0; i < runs.size(); ++i) {
