@@ -325,9 +325,8 @@ void Log::ProcessBatch(std::vector<Pending>& batch) {
                                            std::to_string(f::kMaxPayloadSize) + " bytes");
       continue;
     }
-    std::string_view key;
     const uint64_t hash = StreamTable::Hash(req.stream);
-    const StreamState* found = streams_.Find(req.stream, hash);
+    StreamState* found = streams_.Find(req.stream, hash);
     const StreamVersion current = found != nullptr ? found->version : StreamVersion(0);
     if (!req.expected.Matches(current)) {
       out.status = Status::Conflict("stream " + req.stream + " is at version " +
@@ -353,7 +352,8 @@ void Log::ProcessBatch(std::vector<Pending>& batch) {
       lk.lock();
       held = 0;
     }
-    StreamState* st = streams_.FindOrInsert(req.stream, hash, &key);
+    // Only the writer inserts, so `found` is still valid: one probe for a stream that exists.
+    StreamState* st = found != nullptr ? found : streams_.FindOrInsert(req.stream, hash, nullptr);
     RecordView rec;
     rec.position = Position(++assigned_);
     rec.version = st->version.next();
@@ -366,7 +366,7 @@ void Log::ProcessBatch(std::vector<Pending>& batch) {
     EncodeRecord(&active_->buf, rec);
     active_->buf_last = rec.position.value;
     ++active_->buf_records;
-    IndexRecord(*seg, key, st, rec.position, rec.version, offset);
+    IndexRecord(*seg, st, rec.position, rec.version, offset);
     out.result = AppendResult{rec.position, rec.version, rec.timestamp_ms};
   }
   lk.unlock();
@@ -435,16 +435,10 @@ void Log::CompleteDurable() {
   }
 }
 
-void Log::IndexRecord(Segment& seg, std::string_view key, StreamState* st, Position pos,
-                      StreamVersion version, uint64_t offset) {
+void Log::IndexRecord(Segment& seg, StreamState* st, Position pos, StreamVersion version,
+                      uint64_t offset) {
   seg.offsets.push_back(static_cast<uint32_t>(offset));
   seg.prevs.push_back(st->last.value);
-  if (st->seg_epoch != active_->epoch) {
-    st->seg_epoch = active_->epoch;
-    st->seg_count = 0;
-    active_->seg_keys.push_back(key);
-  }
-  ++st->seg_count;
   st->last = pos;
   st->version = version;
 }
@@ -537,27 +531,58 @@ void Log::IndexerLoop() {
 }
 
 // Writes the .idx of a sealed segment. Its offsets and links never change once sealed; the
-// per-stream summary is read back from the records (verifying them on the way).
+// per-stream summary is read back from the records (verifying them on the way). No hashing: a
+// record whose stream's previous event is in this segment (its link) belongs to that record's
+// entry, so only a stream's first record here starts an entry, and the ids are compared.
 Status Log::WriteSegmentIndex(const Segment& seg) {
-  std::unordered_map<std::string, SegmentStreamEntry> per_stream;
+  const uint64_t n = seg.count();
+  std::vector<uint32_t> entry_of(n);  // record -> its stream's entry
+  struct Entry {
+    uint32_t id_at;
+    uint16_t id_size;
+    uint32_t count;
+    Position last;
+  };
+  std::vector<Entry> per_stream;
+  std::string ids;
   SegmentReader reader(seg.file.get(), f::kSegmentHeaderSize, seg.end);
   RecordView rec;
-  for (;;) {
+  for (uint64_t i = 0;; ++i) {
     const auto r = reader.Read(&rec);
     if (r == SegmentReader::Next::kEnd) break;
+    auto damage = [&](const std::string& why) {
+      return Status::Corruption(seg.path + " offset " + std::to_string(reader.offset()) + ": " +
+                                why);
+    };
     if (r != SegmentReader::Next::kRecord) {
-      return reader.io_status().ok()
-                 ? Status::Corruption(seg.path + " offset " + std::to_string(reader.offset()) +
-                                      ": " + reader.why())
-                 : reader.io_status();
+      return reader.io_status().ok() ? damage(reader.why()) : reader.io_status();
     }
-    auto& e = per_stream[std::string(rec.stream)];
-    e.last = rec.position;
-    ++e.count;
+    if (i >= n || rec.position.value != seg.base.value + i) {
+      return damage("record " + std::to_string(i) + " is not position " +
+                    std::to_string(seg.base.value + i));
+    }
+    const uint64_t prev = seg.prevs[i];
+    uint32_t e;
+    if (prev >= seg.base.value) {
+      e = entry_of[prev - seg.base.value];
+      if (std::string_view(ids).substr(per_stream[e].id_at, per_stream[e].id_size) != rec.stream)
+        return damage("stream of position " + std::to_string(rec.position.value) +
+                      " differs from its previous event's");
+    } else {
+      e = static_cast<uint32_t>(per_stream.size());
+      per_stream.push_back({static_cast<uint32_t>(ids.size()),
+                            static_cast<uint16_t>(rec.stream.size()), 0, Position(0)});
+      ids.append(rec.stream);
+    }
+    entry_of[i] = e;
+    per_stream[e].last = rec.position;
+    ++per_stream[e].count;
   }
   std::vector<SegmentStreamEntry> entries;
   entries.reserve(per_stream.size());
-  for (auto& [id, e] : per_stream) entries.push_back({id, e.last, e.count});
+  for (const Entry& e : per_stream) {
+    entries.push_back({std::string_view(ids).substr(e.id_at, e.id_size), e.last, e.count});
+  }
   std::sort(entries.begin(), entries.end(),
             [](const auto& x, const auto& y) { return x.last < y.last; });
   return WriteFileAtomically(env_, dir_, IndexFileName(seg.base),
@@ -582,7 +607,6 @@ Status Log::CreateSegment(Position base) {
   auto active = std::make_unique<ActiveState>();
   SegmentHashUpdate(active->hash.get(), header.data(), header.size());
   active->size = header.size();
-  active->epoch = next_epoch_++;
   active_ = std::move(active);
   std::unique_lock lk(index_mu_);
   segments_.push_back(std::move(seg));

@@ -150,8 +150,8 @@ class Log {
   void SyncTo(File& file, uint64_t target);
   bool FlushPending();
   // Publishes one record to the in-memory index; caller holds index_mu_ exclusively (or is Open).
-  void IndexRecord(Segment& seg, std::string_view key, StreamState* st, Position pos,
-                   StreamVersion version, uint64_t offset);
+  void IndexRecord(Segment& seg, StreamState* st, Position pos, StreamVersion version,
+                   uint64_t offset);
   void Commit();
   bool Roll();
   Status SealActive();
@@ -190,7 +190,6 @@ class Log {
   // Writer-thread state of the active segment.
   struct ActiveState;
   std::unique_ptr<ActiveState> active_;
-  uint32_t next_epoch_ = 1;
 
   // Submission queue.
   std::mutex queue_mu_;

@@ -53,10 +53,7 @@ struct XxhStateDeleter {
 // Writer-thread state of the active (last, unsealed) segment.
 struct Log::ActiveState {
   std::unique_ptr<XXH3_state_t, XxhStateDeleter> hash{XXH3_createState()};
-  uint64_t size = 0;   // bytes written to the file
-  uint32_t epoch = 0;  // ordinal of this segment, for StreamState::seg_epoch
-  // Streams with events in this segment (the stream table's stable key copies), for the .idx.
-  std::vector<std::string_view> seg_keys;
+  uint64_t size = 0;  // bytes written to the file
   // Encoded records of the current batch not yet written, and the last position among them.
   std::string buf;
   uint64_t buf_last = 0;

@@ -244,7 +244,6 @@ Status Log::RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEn
 // The active segment: scan every record; cut a torn tail; refuse damage followed by valid data.
 Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
   active_ = std::make_unique<ActiveState>();
-  active_->epoch = next_epoch_++;
   ActiveState* active = active_.get();
   SegmentReader reader(seg->file.get(), f::kSegmentHeaderSize, size);
   RecordView rec;
@@ -272,14 +271,13 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
                           "expected position " + std::to_string(next.value) + ", found " +
                               std::to_string(rec.position.value));
     }
-    std::string_view key;
-    StreamState* st = streams_.FindOrInsert(rec.stream, &key);
+    StreamState* st = streams_.FindOrInsert(rec.stream);
     if (rec.version != st->version.next()) {
       return CorruptionAt(seg->path, reader.offset(),
                           "stream version " + std::to_string(rec.version.value) +
                               " does not follow " + std::to_string(st->version.value));
     }
-    IndexRecord(*seg, key, st, rec.position, rec.version, reader.offset());
+    IndexRecord(*seg, st, rec.position, rec.version, reader.offset());
     next = next.next();
     good_end = reader.next_offset();
     last_timestamp_ms_ = std::max(last_timestamp_ms_, rec.timestamp_ms);

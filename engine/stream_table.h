@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/types.h"
@@ -19,10 +20,6 @@ namespace orderlog {
 struct StreamState {
   Position last;          // position of the stream's newest event
   StreamVersion version;  // number of events in the stream
-  // The log's bookkeeping for the active segment's .idx file: events of this stream in the
-  // segment with ordinal seg_epoch (counts for an older epoch are stale).
-  uint32_t seg_epoch = 0;
-  uint32_t seg_count = 0;
 };
 
 class StreamTable {
@@ -32,6 +29,9 @@ class StreamTable {
   // nullptr if the stream has no events. Valid until the next insertion.
   const StreamState* Find(std::string_view id) const { return Find(id, Hash(id)); }
   const StreamState* Find(std::string_view id, uint64_t hash) const;
+  StreamState* Find(std::string_view id, uint64_t hash) {
+    return const_cast<StreamState*>(std::as_const(*this).Find(id, hash));
+  }
   // The state for id, created zeroed if missing; *stable_key is set to the arena copy of id.
   // The returned pointer is valid until the next insertion.
   StreamState* FindOrInsert(std::string_view id, std::string_view* stable_key = nullptr) {
