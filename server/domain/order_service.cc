@@ -446,7 +446,10 @@ void OrderService::AfterCommit(Position position) {
   const uint64_t due = next_snapshot_at_.load(std::memory_order_relaxed);
   if (due == 0 || position.value < due) return;
   std::lock_guard lk(snap_mu_);
-  if (snap_running_ || snap_request_) return;  // one at a time; the next is due after it
+  if (snap_running_ || snap_request_) {  // one at a time: this one once it is done
+    snap_due_while_busy_ = true;
+    return;
+  }
   next_snapshot_at_ = NextSnapshotAfter(position);
   snap_request_ = model_->Freeze();  // O(chunks): appends are not held up
   snap_cv_.notify_one();
@@ -465,6 +468,12 @@ void OrderService::SnapshotLoop() {
     frozen.reset();
     lk.lock();
     snap_running_ = false;
+    if (snap_due_while_busy_ && !snap_stop_) {
+      snap_due_while_busy_ = false;
+      const Position now = model_->position();
+      next_snapshot_at_ = NextSnapshotAfter(now);
+      snap_request_ = model_->Freeze();
+    }
   }
 }
 

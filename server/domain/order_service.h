@@ -182,8 +182,11 @@ class OrderService {
   std::condition_variable snap_cv_;
   std::unique_ptr<ReadModel::Frozen> snap_request_;  // GUARDED_BY(snap_mu_)
   bool snap_running_ = false;                        // GUARDED_BY(snap_mu_)
-  bool snap_stop_ = false;                           // GUARDED_BY(snap_mu_)
-  std::mutex snap_write_mu_;                         // one snapshot write at a time
+  // A snapshot fell due while one was being written: taken as soon as that one is done (else a
+  // burst of writes that ends meanwhile would leave the newest snapshot far behind).
+  bool snap_due_while_busy_ = false;  // GUARDED_BY(snap_mu_)
+  bool snap_stop_ = false;            // GUARDED_BY(snap_mu_)
+  std::mutex snap_write_mu_;          // one snapshot write at a time
   std::atomic<uint64_t> last_snapshot_{0};
   std::atomic<uint64_t> next_snapshot_at_{0};
   std::thread snap_thread_;
