@@ -57,7 +57,7 @@ Log::~Log() {
 // ---------------------------------------------------------------------------------------------
 // Submission (any thread)
 
-void Log::AppendAsync(AppendRequest request, AppendCallback done) {
+void Log::AppendAsync(const AppendView& request, AppendCallback done) {
   // Even when the log has failed, the refusal goes through the writer thread: a completion that
   // ran here, inside the caller's call, could deadlock a caller that holds a lock its completion
   // takes (the order service does).
@@ -71,7 +71,15 @@ void Log::AppendAsync(AppendRequest request, AppendCallback done) {
       return;
     }
     wake = queue_.empty();
-    queue_.push_back(Pending{std::move(request), std::move(done), false});
+    Pending& p = queue_.emplace_back();
+    p.at = queue_bytes_.size();
+    p.stream_size = request.stream.size();
+    p.payload_size = request.payload.size();
+    p.expected = request.expected;
+    p.type = request.type;
+    p.done = std::move(done);
+    queue_bytes_.append(request.stream);
+    queue_bytes_.append(request.payload);
   }
   if (wake) queue_cv_.notify_one();
 }
@@ -127,9 +135,9 @@ struct Log::WakeChain {
   }
 };
 
-Result<AppendResult> Log::Append(AppendRequest request) {
+Result<AppendResult> Log::Append(const AppendView& request) {
   auto w = std::make_shared<BlockingWaiter>();  // shared with the completion: outlives the wake
-  AppendAsync(std::move(request), [this, w](const Result<AppendResult>& r) {
+  AppendAsync(request, [this, w](const Result<AppendResult>& r) {
     w->result.emplace(r);
     if (std::this_thread::get_id() == writer_.get_id()) {
       to_wake_.push_back(w);  // woken with its batch, see CompleteDurable
@@ -155,7 +163,9 @@ Status Log::Sync() {
     if (options_.read_only) return Status::Ok();
     if (stopping_) return health();
     const bool wake = queue_.empty();
-    queue_.push_back(Pending{{}, [&w](const Result<AppendResult>& r) { w.Set(r.status()); }, true});
+    Pending& p = queue_.emplace_back();
+    p.barrier = true;
+    p.done = [&w](const Result<AppendResult>& r) { w.Set(r.status()); };
     lk.unlock();
     if (wake) queue_cv_.notify_one();
   }
@@ -215,6 +225,7 @@ void Log::Fail(const Status& why) {
 
 void Log::WriterLoop() {
   std::vector<Pending> batch;
+  std::string bytes;
   for (;;) {
     {
       std::unique_lock lk(queue_mu_);
@@ -224,10 +235,12 @@ void Log::WriterLoop() {
       sync_progress_ = false;
       if (queue_.empty() && stopping_ && inflight_.empty()) break;
       batch.swap(queue_);
+      bytes.swap(queue_bytes_);
     }
     if (!batch.empty()) {
-      ProcessBatch(batch);
+      ProcessBatch(batch, bytes);
       batch.clear();
+      bytes.clear();
     }
     CompleteDurable();
   }
@@ -292,7 +305,7 @@ void Log::RequestSync(uint64_t target, bool wake) {
   if (wake) sync_cv_.notify_one();
 }
 
-void Log::ProcessBatch(std::vector<Pending>& batch) {
+void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
   InFlight flight;
   flight.outcomes.resize(batch.size());
   bool barrier = false;
@@ -314,27 +327,28 @@ void Log::ProcessBatch(std::vector<Pending>& batch) {
       out.status = health();
       continue;
     }
-    const AppendRequest& req = p.request;
-    if (req.stream.empty() || req.stream.size() > f::kMaxStreamIdSize) {
+    const std::string_view stream(bytes.data() + p.at, p.stream_size);
+    const std::string_view payload(bytes.data() + p.at + p.stream_size, p.payload_size);
+    if (stream.empty() || stream.size() > f::kMaxStreamIdSize) {
       out.status = Status::InvalidArgument("stream id must be 1 to " +
                                            std::to_string(f::kMaxStreamIdSize) + " bytes");
       continue;
     }
-    if (req.payload.size() > f::kMaxPayloadSize) {
+    if (payload.size() > f::kMaxPayloadSize) {
       out.status = Status::InvalidArgument("payload larger than " +
                                            std::to_string(f::kMaxPayloadSize) + " bytes");
       continue;
     }
-    const uint64_t hash = StreamTable::Hash(req.stream);
-    StreamState* found = streams_.Find(req.stream, hash);
+    const uint64_t hash = StreamTable::Hash(stream);
+    StreamState* found = streams_.Find(stream, hash);
     const StreamVersion current = found != nullptr ? found->version : StreamVersion(0);
-    if (!req.expected.Matches(current)) {
-      out.status = Status::Conflict("stream " + req.stream + " is at version " +
+    if (!p.expected.Matches(current)) {
+      out.status = Status::Conflict("stream " + std::string(stream) + " is at version " +
                                     std::to_string(current.value));
       out.result.version = current;
       continue;
     }
-    const size_t rec_size = EncodedRecordSize(req.stream.size(), req.payload.size());
+    const size_t rec_size = EncodedRecordSize(stream.size(), payload.size());
     Segment* seg = segments_.back().get();
     if (seg->count() > 0 &&
         active_->size + active_->buf.size() + rec_size + f::kFooterSize > options_.segment_size) {
@@ -353,15 +367,15 @@ void Log::ProcessBatch(std::vector<Pending>& batch) {
       held = 0;
     }
     // Only the writer inserts, so `found` is still valid: one probe for a stream that exists.
-    StreamState* st = found != nullptr ? found : streams_.FindOrInsert(req.stream, hash, nullptr);
+    StreamState* st = found != nullptr ? found : streams_.FindOrInsert(stream, hash, nullptr);
     RecordView rec;
     rec.position = Position(++assigned_);
     rec.version = st->version.next();
-    rec.type = req.type;
+    rec.type = p.type;
     last_timestamp_ms_ = std::max(last_timestamp_ms_, now_ms);
     rec.timestamp_ms = last_timestamp_ms_;
-    rec.stream = req.stream;
-    rec.payload = req.payload;
+    rec.stream = stream;
+    rec.payload = payload;
     const uint64_t offset = active_->size + active_->buf.size();
     EncodeRecord(&active_->buf, rec);
     active_->buf_last = rec.position.value;

@@ -62,6 +62,15 @@ struct AppendRequest {
   std::string payload;  // at most format::kMaxPayloadSize bytes
 };
 
+// An append by reference: the log copies the bytes into its queue before AppendAsync returns, so
+// the caller's buffers may go at once (and no allocation is made per append).
+struct AppendView {
+  std::string_view stream;
+  ExpectedVersion expected;
+  uint16_t type = 0;
+  std::string_view payload;
+};
+
 using AppendCallback = std::function<void(const Result<AppendResult>&)>;
 
 struct SegmentInfo {
@@ -99,9 +108,16 @@ class Log {
   // Queues an append; `done` is called once it is acknowledged (see Durability) or failed, on the
   // writer thread — also when the log has failed. Only when the log is closed or read-only is it
   // called at once, on the caller's thread.
-  void AppendAsync(AppendRequest request, AppendCallback done);
+  void AppendAsync(const AppendView& request, AppendCallback done);
+  void AppendAsync(const AppendRequest& request, AppendCallback done) {
+    AppendAsync(AppendView{request.stream, request.expected, request.type, request.payload},
+                std::move(done));
+  }
   // Blocking append.
-  Result<AppendResult> Append(AppendRequest request);
+  Result<AppendResult> Append(const AppendView& request);
+  Result<AppendResult> Append(const AppendRequest& request) {
+    return Append(AppendView{request.stream, request.expected, request.type, request.payload});
+  }
   // Returns once everything appended before the call is durable, whatever the durability mode.
   Status Sync();
   // Finishes queued appends, syncs and stops the writer; later appends fail with kClosed.
@@ -142,7 +158,7 @@ class Log {
 
   // Writer thread.
   void WriterLoop();
-  void ProcessBatch(std::vector<Pending>& batch);
+  void ProcessBatch(std::vector<Pending>& batch, const std::string& bytes);
   void CompleteDurable();
   void SyncerLoop();
   void RequestSync(uint64_t target, bool wake);
@@ -195,6 +211,7 @@ class Log {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::vector<Pending> queue_;     // GUARDED_BY(queue_mu_)
+  std::string queue_bytes_;        // GUARDED_BY(queue_mu_): the queued appends' ids and payloads
   bool stopping_ = false;          // GUARDED_BY(queue_mu_)
   bool sync_progress_ = false;     // GUARDED_BY(queue_mu_): the syncer moved durable_ (or failed)
   std::deque<InFlight> inflight_;  // writer thread: written batches awaiting their sync

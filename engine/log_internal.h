@@ -29,10 +29,16 @@ struct Log::Segment {
   }
 };
 
+// A queued append. Its stream id and payload are copied, one after the other, into the byte
+// buffer that travels with the queue (queue_bytes_), starting at `at`.
 struct Log::Pending {
-  AppendRequest request;
-  AppendCallback done;
+  uint64_t at = 0;
+  uint64_t stream_size = 0;
+  uint64_t payload_size = 0;
+  ExpectedVersion expected;
+  uint16_t type = 0;
   bool barrier = false;  // a Sync(): no record; completes after an fdatasync
+  AppendCallback done;
 };
 
 // A written batch waiting for its sync (or, in kNone/kInterval mode, for nothing).
