@@ -219,35 +219,36 @@ void OrderService::Create(CreateCommand cmd, CreateCallback done) {
   std::string payload = EncodeEvent(event);
   if (!key.empty()) pending_keys_.emplace(key, PendingKey{cmd, id, {}});
   pending_[id_text] = PendingOrder{OrderStatus::kProcessing, 1, 1};
-  log_->AppendAsync(
-      AppendRequest{id_text, ExpectedVersion::NoStream(),
-                    static_cast<uint16_t>(EventType::kOrderCreated), std::move(payload)},
-      [this, id, id_text, key, event = std::move(event),
-       done = std::move(done)](const Result<AppendResult>& r) {
-        if (r.ok()) {
-          Status applied =
-              model_->Apply(r->position, id_text, event, r->version.value, r->timestamp_ms);
-          if (!applied.ok()) Info("read model refused its own event: " + applied.ToString());
-        }
-        std::vector<CreateCallback> followers;
-        {
-          std::lock_guard g(decide_mu_);
-          if (!key.empty()) {
-            auto it = pending_keys_.find(key);
-            followers = std::move(it->second.followers);
-            pending_keys_.erase(it);
-          }
-        }
-        Settle(id_text);
-        if (r.ok()) {
-          Deliver(done, Result<CreateResult>(CreateResult{id, false}));
-          for (auto& f : followers) Deliver(f, Result<CreateResult>(CreateResult{id, true}));
-          AfterCommit(r->position);
-        } else {
-          Deliver(done, Result<CreateResult>(r.status()));
-          for (auto& f : followers) Deliver(f, Result<CreateResult>(r.status()));
-        }
-      });
+  log_->AppendAsync(AppendView{id_text, ExpectedVersion::NoStream(),
+                               static_cast<uint16_t>(EventType::kOrderCreated), payload},
+                    [this, id, id_text, key, event = std::move(event),
+                     done = std::move(done)](const Result<AppendResult>& r) {
+                      if (r.ok()) {
+                        Status applied = model_->Apply(r->position, id_text, event,
+                                                       r->version.value, r->timestamp_ms);
+                        if (!applied.ok())
+                          Info("read model refused its own event: " + applied.ToString());
+                      }
+                      std::vector<CreateCallback> followers;
+                      {
+                        std::lock_guard g(decide_mu_);
+                        if (!key.empty()) {
+                          auto it = pending_keys_.find(key);
+                          followers = std::move(it->second.followers);
+                          pending_keys_.erase(it);
+                        }
+                      }
+                      Settle(id_text);
+                      if (r.ok()) {
+                        Deliver(done, Result<CreateResult>(CreateResult{id, false}));
+                        for (auto& f : followers)
+                          Deliver(f, Result<CreateResult>(CreateResult{id, true}));
+                        AfterCommit(r->position);
+                      } else {
+                        Deliver(done, Result<CreateResult>(r.status()));
+                        for (auto& f : followers) Deliver(f, Result<CreateResult>(r.status()));
+                      }
+                    });
 }
 
 void OrderService::ChangeStatus(ChangeStatusCommand cmd, ChangeCallback done) {
@@ -297,9 +298,10 @@ void OrderService::ChangeStatus(ChangeStatusCommand cmd, ChangeCallback done) {
   p.status = cmd.new_status;
   p.version = version + 1;
   ++p.inflight;
+  const std::string payload = EncodeEvent(event);
   log_->AppendAsync(
-      AppendRequest{cmd.order_id, ExpectedVersion::Exact(StreamVersion(version)),
-                    static_cast<uint16_t>(EventType::kOrderStatusChanged), EncodeEvent(event)},
+      AppendView{cmd.order_id, ExpectedVersion::Exact(StreamVersion(version)),
+                 static_cast<uint16_t>(EventType::kOrderStatusChanged), payload},
       [this, id = cmd.order_id, event, done = std::move(done)](const Result<AppendResult>& r) {
         if (r.ok()) {
           Status applied = model_->Apply(r->position, id, event, r->version.value, r->timestamp_ms);
