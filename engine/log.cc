@@ -62,6 +62,8 @@ void Log::AppendAsync(const AppendView& request, AppendCallback done) {
   // ran here, inside the caller's call, could deadlock a caller that holds a lock its completion
   // takes (the order service does).
   bool wake = false;
+  // Hashed here, outside the lock and off the writer thread, which has the least time to spare.
+  const uint64_t hash = StreamTable::Hash(request.stream);
   {
     std::unique_lock lk(queue_mu_);
     if (options_.read_only || stopping_) {
@@ -72,6 +74,7 @@ void Log::AppendAsync(const AppendView& request, AppendCallback done) {
     }
     wake = queue_.empty();
     Pending& p = queue_.emplace_back();
+    p.stream_hash = hash;
     p.at = queue_bytes_.size();
     p.stream_size = request.stream.size();
     p.payload_size = request.payload.size();
@@ -339,7 +342,7 @@ void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
                                            std::to_string(f::kMaxPayloadSize) + " bytes");
       continue;
     }
-    const uint64_t hash = StreamTable::Hash(stream);
+    const uint64_t hash = p.stream_hash;
     StreamState* found = streams_.Find(stream, hash);
     const StreamVersion current = found != nullptr ? found->version : StreamVersion(0);
     if (!p.expected.Matches(current)) {

@@ -35,6 +35,7 @@ struct Log::Pending {
   uint64_t at = 0;
   uint64_t stream_size = 0;
   uint64_t payload_size = 0;
+  uint64_t stream_hash = 0;  // StreamTable::Hash of the id, computed by the caller's thread
   ExpectedVersion expected;
   uint16_t type = 0;
   bool barrier = false;  // a Sync(): no record; completes after an fdatasync
