@@ -73,6 +73,7 @@ void Log::AppendAsync(const AppendView& request, AppendCallback done) {
       return;
     }
     wake = queue_.empty();
+    if (wake) queue_filled_.store(true, std::memory_order_relaxed);
     Pending& p = queue_.emplace_back();
     p.stream_hash = hash;
     p.at = queue_bytes_.size();
@@ -88,6 +89,16 @@ void Log::AppendAsync(const AppendView& request, AppendCallback done) {
 }
 
 namespace {
+// One step of a short busy-wait: tells the core it is spinning (no memory-order speculation to
+// unwind, the sibling hyper-thread gets the pipeline).
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 // Completion state for a blocking call waiting on the writer thread.
 template <typename T>
 struct Waiter {
@@ -110,8 +121,10 @@ struct Waiter {
 
 // Waking the threads blocked in Append is what group commit costs at high concurrency: one futex
 // wake is several microseconds here, and fifty of them in a row on the writer thread would delay
-// the next batch by longer than an fdatasync. So the writer wakes two waiters of a batch, and each
-// woken waiter wakes two more (a wake tree: the batch is up in log2(n) steps, in parallel).
+// the next batch by longer than an fdatasync. So the writer wakes up to eight waiters of a batch,
+// and each woken waiter wakes four more (a wake tree: a batch of 64 is up in two steps, in
+// parallel). Measured on the 2-vCPU VM, median of 6: 8 appenders 26 k/s, p99 755 us with a
+// fan-out of 2/2 -> 33 k/s, p99 387 us with 8/4; 64 appenders unchanged (~150 k/s, p99 ~610 us).
 struct Log::BlockingWaiter {
   std::mutex mu;
   std::condition_variable cv;
@@ -155,7 +168,7 @@ Result<AppendResult> Log::Append(const AppendView& request) {
   }
   // Take the chain out of the waiter: chain -> waiter -> chain is a cycle until every waiter of
   // the batch has done this.
-  if (std::shared_ptr<WakeChain> chain = std::move(w->chain)) chain->WakeSome(2);
+  if (std::shared_ptr<WakeChain> chain = std::move(w->chain)) chain->WakeSome(4);
   return std::move(*w->result);
 }
 
@@ -230,6 +243,8 @@ void Log::WriterLoop() {
   std::vector<Pending> batch;
   std::string bytes;
   for (;;) {
+    // Poll before sleeping (see queue_filled_): ~20 us, a fraction of a small fdatasync.
+    for (int i = 0; i < 2000 && !queue_filled_.load(std::memory_order_relaxed); ++i) CpuRelax();
     {
       std::unique_lock lk(queue_mu_);
       queue_cv_.wait(lk, [&] {
@@ -239,6 +254,7 @@ void Log::WriterLoop() {
       if (queue_.empty() && stopping_ && inflight_.empty()) break;
       batch.swap(queue_);
       bytes.swap(queue_bytes_);
+      queue_filled_.store(false, std::memory_order_relaxed);
     }
     if (!batch.empty()) {
       ProcessBatch(batch, bytes);
@@ -448,7 +464,7 @@ void Log::CompleteDurable() {
     auto chain = std::make_shared<WakeChain>();
     chain->waiters.swap(to_wake_);
     for (auto& w : chain->waiters) w->chain = chain;  // before any of them is woken
-    chain->WakeSome(2);
+    chain->WakeSome(8);
   }
 }
 

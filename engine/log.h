@@ -210,6 +210,10 @@ class Log {
   // Submission queue.
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
+  // Set (under queue_mu_) when an append lands in an empty queue; the writer polls it for a few
+  // microseconds before it sleeps on queue_cv_, so a steady stream of appends does not pay a
+  // futex wake and a context switch every time the writer catches up.
+  std::atomic<bool> queue_filled_{false};
   std::vector<Pending> queue_;     // GUARDED_BY(queue_mu_)
   std::string queue_bytes_;        // GUARDED_BY(queue_mu_): the queued appends' ids and payloads
   bool stopping_ = false;          // GUARDED_BY(queue_mu_)
