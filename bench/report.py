@@ -16,6 +16,11 @@ SYNC, INTERVAL, NONE = 0, 1, 2  # engine::Durability
 def load(out):
     with open(os.path.join(out, "bench.json")) as f:
         data = json.load(f)
+    # Benchmarks run in processes of their own (bench-*.json) join the rest.
+    for extra in sorted(os.listdir(out)):
+        if extra.startswith("bench-") and extra.endswith(".json"):
+            with open(os.path.join(out, extra)) as f:
+                data["benchmarks"] += json.load(f)["benchmarks"]
     # With --benchmark_repetitions the JSON holds aggregates: the median of each run is used (the
     # machine is noisy: a single run can be 30% off). Without, the one run.
     runs = {}
@@ -281,9 +286,16 @@ def main():
     freeze = max(freezes) if freezes else None
     target("a snapshot pauses appends for at most a few ms", fmt(freeze, " µs", 0),
            None if freeze is None else freeze <= 5000)
+    ratio = r.counter(r"^BM_VerifyVsScan10M", "ratio")
+    if ratio is not None:  # interleaved, in a process of its own: the figure
+        v10 = r.counter(r"^BM_VerifyVsScan10M", "verify_per_s")
+        s10 = r.counter(r"^BM_VerifyVsScan10M", "scan_per_s")
+        target("`orderlog-inspect verify` of a 10 M-event log ≥ 0.7× the scan rate (interleaved)",
+               f"{fmt_rate(v10)} = {ratio:.2f}× of {fmt_rate(s10)}", ratio >= 0.7)
     v10 = r.rate(r"^BM_Verify10M")
     s10 = r.rate(r"^BM_Scan10M")
-    target("`orderlog-inspect verify` of a 10 M-event log ≥ 0.7× the scan rate",
+    target("`orderlog-inspect verify` of a 10 M-event log ≥ 0.7× the scan rate" +
+           (" (separate runs, in the suite's process)" if ratio is not None else ""),
            f"{fmt_rate(v10)} = {fmt_ratio(v10, s10)} of {fmt_rate(s10)}",
            None if not (v10 and s10) else v10 / s10 >= 0.7)
     if http:
