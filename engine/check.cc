@@ -61,6 +61,18 @@ void FreeZeroed(T* p, size_t n) {
   if (p != nullptr) munmap(p, n * sizeof(T));
 }
 
+// Grows an open-addressing table: the slots of `at` (size of them) for which occupied() holds
+// move to a new zeroed table of `slots`, each where probe(new table, key) puts it.
+template <typename Slot, typename Occupied, typename ProbeFn>
+Slot* Regrow(Slot* at, size_t size, size_t slots, Occupied occupied, ProbeFn probe) {
+  Slot* bigger = AllocateZeroed<Slot>(slots);
+  for (size_t i = 0; i < size; ++i) {
+    if (occupied(at[i])) bigger[probe(bigger, at[i].key)] = at[i];
+  }
+  FreeZeroed(at, size);
+  return bigger;
+}
+
 // Last position and version of every stream, keyed by the XXH3-64 of its id: flat open
 // addressing with 16-byte slots (the position in 40 bits, the version in 24; the rare stream
 // beyond either lives in a side map), so the merge of millions of streams is one probe each,
@@ -127,12 +139,9 @@ class StreamVersions {
     }
   }
   void Rehash(size_t slots) {
-    Slot* bigger = AllocateZeroed<Slot>(slots);
-    for (size_t i = 0; i < size_; ++i) {
-      if (at_[i].key != 0) bigger[Probe(bigger, slots, at_[i].key)] = at_[i];
-    }
-    FreeZeroed(at_, size_);
-    at_ = bigger;
+    at_ = Regrow(
+        at_, size_, slots, [](const Slot& s) { return s.key != 0; },
+        [slots](const Slot* t, uint64_t key) { return Probe(t, slots, key); });
     size_ = slots;
   }
   Slot* at_;
@@ -211,12 +220,9 @@ class SegmentRuns {
     }
   }
   void Rehash(size_t slots) {
-    Slot* bigger = AllocateZeroed<Slot>(slots);
-    for (size_t i = 0; i < size_; ++i) {
-      if (at_[i].generation == generation_) bigger[Probe(bigger, slots, at_[i].key)] = at_[i];
-    }
-    FreeZeroed(at_, size_);
-    at_ = bigger;
+    at_ = Regrow(
+        at_, size_, slots, [this](const Slot& s) { return s.generation == generation_; },
+        [this, slots](const Slot* t, uint64_t key) { return Probe(t, slots, key); });
     size_ = slots;
   }
   Slot* at_;
