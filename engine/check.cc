@@ -277,7 +277,6 @@ struct SegmentResult {
   // the segment was being created leaves, unless the log before it does not end at its base.
   std::optional<LogProblem> header_problem_unless_new;
   std::vector<StreamRun> runs;  // full check only
-  uint64_t records = 0;
   Position next;  // the position expected after this segment's records (its base when none)
   Position highest_seen;
   std::string idx_path;
@@ -456,7 +455,6 @@ class SegmentChecker {
       if (state != nullptr) XXH3_freeState(state);
     }
     sc.records = count;
-    res_->records = count;
     res_->next = expect;
     if (opt_.records && use_idx && !res_->idx_reported) CheckIndexStreams(idx_bytes, idx_streams);
 
@@ -854,7 +852,7 @@ class Checker {
       streams_.Set(slot, run.key, {run.last_position, run.last_version});
     }
 
-    rep_->records += r.records;
+    rep_->records += r.sc.records;
     if (r.highest_seen.value > rep_->highest_seen.value) rep_->highest_seen = r.highest_seen;
     if (r.torn_tail) {
       rep_->torn_tail = true;
