@@ -498,15 +498,28 @@ namespace {
 
 // Once the log has failed, every command is refused with the log's reason — and never deadlocks
 // (the refusal used to be delivered inside the append call, under the decision lock).
-TEST(ServiceTest, CommandsAfterAFailedSyncAreRefusedNotDeadlocked) {
+// A service on a FaultEnv holding one acknowledged order (`id`), whose every fdatasync fails with
+// `code` from now on.
+struct FailedSyncService {
   TempDir dir;
   FaultEnv env;
-  auto opts = QuietOptions(dir.path());
-  opts.log.env = &env;
-  opts.snapshot_on_close = false;
-  auto svc = OpenService(opts);
-  const std::string id = svc->CreateAndWait(Order("c", "p", 1))->id.ToString();
-  env.FailAlways(FaultOp::kSync, StatusCode::kNoSpace);
+  std::unique_ptr<domain::OrderService> svc;
+  std::string id;
+
+  explicit FailedSyncService(StatusCode code) {
+    auto opts = QuietOptions(dir.path());
+    opts.log.env = &env;
+    opts.snapshot_on_close = false;
+    svc = OpenService(opts);
+    id = svc->CreateAndWait(Order("c", "p", 1))->id.ToString();
+    env.FailAlways(FaultOp::kSync, code);
+  }
+};
+
+TEST(ServiceTest, CommandsAfterAFailedSyncAreRefusedNotDeadlocked) {
+  FailedSyncService f(StatusCode::kNoSpace);
+  auto& svc = f.svc;
+  const std::string& id = f.id;
   auto first = svc->CreateAndWait(Order("c", "p", 1));
   EXPECT_EQ(first.status().code(), StatusCode::kNoSpace);
   for (int i = 0; i < 3; ++i) {
@@ -533,14 +546,9 @@ namespace {
 // answering from the model. (The server binary cannot be made to fail an fsync; ToHttpError is
 // the one place its handlers turn a command's error into an answer.)
 TEST(ServiceTest, AFailedFsyncIsA503WithItsReasonForEveryLaterWrite) {
-  TempDir dir;
-  FaultEnv env;
-  auto opts = QuietOptions(dir.path());
-  opts.log.env = &env;
-  opts.snapshot_on_close = false;
-  auto svc = OpenService(opts);
-  const std::string id = svc->CreateAndWait(Order("c", "p", 1))->id.ToString();
-  env.FailAlways(FaultOp::kSync, StatusCode::kIOError);
+  FailedSyncService f(StatusCode::kIOError);
+  auto& svc = f.svc;
+  const std::string& id = f.id;
   for (int i = 0; i < 3; ++i) {
     const auto created = svc->CreateAndWait(Order("c", "p", 1));
     ASSERT_FALSE(created.ok());
