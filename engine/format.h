@@ -90,6 +90,10 @@ inline constexpr uint64_t kMaxSegmentSize = 1ull << 31;
 
 inline constexpr const char* kSegmentSuffix = ".seg";
 inline constexpr const char* kIndexSuffix = ".idx";
+// A segment created at a roll-over keeps this suffix after its name until the segment before it
+// is sealed durably; a crash before that leaves it behind, and open deletes it (nothing in it was
+// ever acknowledged as durable).
+inline constexpr const char* kPendingSuffix = ".pending";
 inline constexpr const char* kLockFileName = "LOCK";
 inline constexpr int kSegmentNameDigits = 20;
 

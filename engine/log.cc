@@ -197,16 +197,9 @@ Status Log::Close() {
   }
   queue_cv_.notify_one();
   if (writer_.joinable()) writer_.join();
-  if (indexer_.joinable()) {  // finishes the .idx files still queued
-    {
-      std::lock_guard lk(indexer_mu_);
-      indexer_stop_ = true;
-    }
-    indexer_cv_.notify_one();
-    indexer_.join();
-  }
   if (syncer_.joinable()) {
-    // Whatever the mode, everything written is synced before the syncer stops.
+    // Whatever the mode, everything written is synced (pending seals first) before the syncer
+    // stops.
     RequestSync(written_, /*wake=*/true);
     {
       std::lock_guard lk(sync_mu_);
@@ -214,6 +207,14 @@ Status Log::Close() {
     }
     sync_cv_.notify_one();
     syncer_.join();
+  }
+  if (indexer_.joinable()) {  // finishes the .idx files still queued (the syncer queues them)
+    {
+      std::lock_guard lk(indexer_mu_);
+      indexer_stop_ = true;
+    }
+    indexer_cv_.notify_one();
+    indexer_.join();
   }
   lock_.reset();
   return health();
@@ -270,7 +271,7 @@ void Log::SyncerLoop() {
   std::unique_lock lk(sync_mu_);
   for (;;) {
     auto ready = [&] {
-      return syncer_stop_ || sync_now_ ||
+      return syncer_stop_ || sync_now_ || !seals_.empty() ||
              (mode == Durability::kSync && sync_target_ > durable_.load() &&
               !failed_.load(std::memory_order_acquire));
     };
@@ -278,6 +279,23 @@ void Log::SyncerLoop() {
       sync_cv_.wait_for(lk, options_.sync_interval, ready);
     } else {
       sync_cv_.wait(lk, ready);
+    }
+    if (!seals_.empty()) {
+      const PendingSeal seal = std::move(seals_.front());
+      seals_.pop_front();
+      syncer_busy_ = true;
+      lk.unlock();
+      FinishSeal(seal);
+      if (failed_.load(std::memory_order_acquire)) {
+        {
+          std::lock_guard q(queue_mu_);
+          sync_progress_ = true;
+        }
+        queue_cv_.notify_one();
+      }
+      lk.lock();
+      syncer_busy_ = false;
+      continue;
     }
     sync_now_ = false;
     const uint64_t target = sync_target_;
@@ -419,7 +437,7 @@ void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
     }
     if (sync_here) {
       std::lock_guard s(sync_mu_);
-      sync_here = !syncer_busy_ && sync_target_ <= durable;
+      sync_here = !syncer_busy_ && seals_.empty() && sync_target_ <= durable;
     }
     if (sync_here && !failed_.load(std::memory_order_relaxed)) {
       SyncTo(*segments_.back()->file, written_);
@@ -513,13 +531,28 @@ bool Log::FlushPending() {
   return true;
 }
 
+// Rolls over to a new segment without waiting for the disk: the footer is written, the next
+// segment created under its pending name, and the syncer makes the old segment durable and then
+// gives the new one its name (FinishSeal). Until then nothing newer can become durable, because
+// the syncer finishes seals before anything else; and a crash in between leaves the old segment
+// last (recovered like any active segment) and the pending file, which open deletes. Waiting here
+// for a 64 MiB fdatasync instead would stall every append behind the disk at each roll-over.
 bool Log::Roll() {
   Status s = SealActive();
-  if (s.ok()) s = CreateSegment(Position(assigned_ + 1));
+  if (s.ok()) s = CreateSegment(Position(assigned_ + 1), /*pending=*/true);
   if (!s.ok()) {
     Fail(s);
     return false;
   }
+  PendingSeal seal;
+  seal.sealed = segments_[segments_.size() - 2].get();
+  seal.next_path = segments_.back()->path;
+  seal.next_pending_path = seal.next_path + f::kPendingSuffix;
+  {
+    std::lock_guard lk(sync_mu_);
+    seals_.push_back(std::move(seal));
+  }
+  sync_cv_.notify_one();
   return true;
 }
 
@@ -531,22 +564,29 @@ Status Log::SealActive() {
   footer.last_position = seg.last();
   footer.segment_checksum = XXH3_64bits_digest(a.hash.get());
   ORDERLOG_RETURN_IF_ERROR(seg.file->WriteAt(a.size, EncodeSegmentFooter(footer)));
-  ORDERLOG_RETURN_IF_ERROR(seg.file->Sync());
-  fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock lk(index_mu_);
+  seg.sealed = true;
+  seg.file_size = a.size + f::kFooterSize;
+  return Status::Ok();
+}
 
-  {
-    std::unique_lock lk(index_mu_);
-    seg.sealed = true;
-    seg.file_size = a.size + f::kFooterSize;
+void Log::FinishSeal(const PendingSeal& seal) {
+  if (failed_.load(std::memory_order_acquire)) return;
+  Status s = seal.sealed->file->Sync();
+  fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  if (s.ok()) s = env_->Rename(seal.next_pending_path, seal.next_path);
+  if (s.ok()) s = env_->SyncDir(dir_);
+  if (!s.ok()) {
+    Fail(s);
+    return;
   }
   // The .idx file is written by the indexer thread: building it takes tens of milliseconds for
-  // a full segment, which appends must not wait for. Until it exists, a restart rebuilds it.
+  // a full segment. Until it exists, a restart rebuilds it.
   {
     std::lock_guard lk(indexer_mu_);
-    indexer_queue_.push_back(&seg);
+    indexer_queue_.push_back(seal.sealed);
   }
   indexer_cv_.notify_one();
-  return Status::Ok();
 }
 
 void Log::IndexerLoop() {
@@ -622,15 +662,17 @@ Status Log::WriteSegmentIndex(const Segment& seg) {
                              EncodeSegmentIndex(seg.base, seg.offsets, seg.prevs, entries));
 }
 
-Status Log::CreateSegment(Position base) {
+Status Log::CreateSegment(Position base, bool pending) {
   const std::string path = JoinPath(dir_, SegmentFileName(base));
-  auto file = env_->Open(path, OpenMode::kCreate);
+  auto file = env_->Open(pending ? path + f::kPendingSuffix : path, OpenMode::kCreate);
   if (!file.ok()) return file.status();
   const std::string header = EncodeSegmentHeader(base);
   ORDERLOG_RETURN_IF_ERROR((*file)->Truncate(0));
   ORDERLOG_RETURN_IF_ERROR((*file)->WriteAt(0, header));
-  ORDERLOG_RETURN_IF_ERROR((*file)->Sync());
-  ORDERLOG_RETURN_IF_ERROR(env_->SyncDir(dir_));
+  if (!pending) {
+    ORDERLOG_RETURN_IF_ERROR((*file)->Sync());
+    ORDERLOG_RETURN_IF_ERROR(env_->SyncDir(dir_));
+  }
   auto seg = std::make_unique<Segment>();
   seg->base = base;
   seg->path = path;

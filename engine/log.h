@@ -171,9 +171,14 @@ class Log {
   void Commit();
   bool Roll();
   Status SealActive();
+  struct PendingSeal;
+  // Syncer thread: makes a sealed segment durable, then its successor visible (see Roll).
+  void FinishSeal(const PendingSeal& seal);
   void IndexerLoop();
   Status WriteSegmentIndex(const Segment& seg);
-  Status CreateSegment(Position base);
+  // pending: created under its ".pending" name, renamed by FinishSeal (Roll); otherwise created
+  // under its own name and synced with its directory before this returns.
+  Status CreateSegment(Position base, bool pending);
   Status LoadSegment(Position base, bool is_last, Position expected_base);
   Status LoadActive(std::unique_ptr<Segment> seg, uint64_t size);
   Status RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEntry>* entries);
@@ -229,6 +234,9 @@ class Log {
   bool sync_now_ = false;            // GUARDED_BY(sync_mu_)
   bool syncer_stop_ = false;         // GUARDED_BY(sync_mu_)
   bool syncer_busy_ = false;         // GUARDED_BY(sync_mu_): the syncer is in fdatasync
+  // Rolled-over segments whose seal is not yet durable, oldest first. The syncer finishes them
+  // before it syncs anything newer, so durable_ never passes an unsynced seal.
+  std::deque<PendingSeal> seals_;  // GUARDED_BY(sync_mu_)
   bool closed_ = false;              // GUARDED_BY(queue_mu_)
 
   mutable std::mutex fail_mu_;

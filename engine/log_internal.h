@@ -53,6 +53,14 @@ struct Log::InFlight {
   uint64_t wait_durable = 0;  // completes once durable_ reaches this (0: at once)
 };
 
+// A rolled-over segment: footer written, not yet synced; its successor still carries the
+// ".pending" name, so a crash before the seal is durable leaves no newer segment behind it.
+struct Log::PendingSeal {
+  Segment* sealed = nullptr;  // stable: segments_ holds unique_ptrs and never drops one
+  std::string next_pending_path;
+  std::string next_path;
+};
+
 struct XxhStateDeleter {
   void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
 };

@@ -27,6 +27,24 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
     log->lock_ = std::move(lock).value();
   }
 
+  if (!options.read_only) {
+    // A segment still named ".pending" was created at a roll-over whose seal never became
+    // durable: none of its records was acknowledged as durable, and the segment before it is the
+    // last one again.
+    auto names = env->ListDir(dir);
+    if (!names.ok()) return names.status();
+    bool removed = false;
+    for (const std::string& name : *names) {
+      const std::string_view n = name;
+      const std::string_view pending = f::kPendingSuffix;
+      if (n.size() > pending.size() && n.substr(n.size() - pending.size()) == pending &&
+          ParseSegmentFileName(n.substr(0, n.size() - pending.size()))) {
+        ORDERLOG_RETURN_IF_ERROR(env->Remove(JoinPath(dir, name)));
+        removed = true;
+      }
+    }
+    if (removed) ORDERLOG_RETURN_IF_ERROR(env->SyncDir(dir));
+  }
   auto listed = ListSegmentFiles(env, dir);
   if (!listed.ok()) return listed.status();
   const std::vector<Position> bases = std::move(listed).value();
@@ -71,7 +89,7 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
   if (options.read_only) return log;
 
   if (log->segments_.empty() || log->segments_.back()->sealed) {
-    ORDERLOG_RETURN_IF_ERROR(log->CreateSegment(expected));
+    ORDERLOG_RETURN_IF_ERROR(log->CreateSegment(expected, /*pending=*/false));
   }
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
   log->syncer_ = std::thread([raw = log.get()] { raw->SyncerLoop(); });

@@ -10,7 +10,8 @@ namespace {
 
 class FaultFile final : public File {
  public:
-  FaultFile(FaultEnv* env, std::unique_ptr<File> base) : env_(env), base_(std::move(base)) {}
+  FaultFile(FaultEnv* env, std::unique_ptr<File> base, std::shared_ptr<FaultEnv::FileState> state)
+      : env_(env), base_(std::move(base)), state_(std::move(state)) {}
 
   Status WriteAt(uint64_t offset, std::string_view data) override {
     size_t short_bytes = 0;
@@ -18,12 +19,12 @@ class FaultFile final : public File {
     if (!s.ok()) {
       const size_t n = std::min(short_bytes, data.size());
       if (n > 0 && base_->WriteAt(offset, data.substr(0, n)).ok()) {
-        env_->NoteWrite(path(), offset + n);
+        env_->NoteWrite(*state_, offset + n);
       }
       return s;
     }
     ORDERLOG_RETURN_IF_ERROR(base_->WriteAt(offset, data));
-    env_->NoteWrite(path(), offset + data.size());
+    env_->NoteWrite(*state_, offset + data.size());
     return Status::Ok();
   }
   Status ReadAt(uint64_t offset, size_t n, char* dst, size_t* got) const override {
@@ -33,13 +34,13 @@ class FaultFile final : public File {
     size_t unused = 0;
     ORDERLOG_RETURN_IF_ERROR(env_->MaybeFail(FaultOp::kSync, path(), &unused));
     ORDERLOG_RETURN_IF_ERROR(base_->Sync());
-    env_->NoteSync(path());
+    env_->NoteSync(*state_);
     return Status::Ok();
   }
   Status Truncate(uint64_t size) override {
     if (env_->crashed()) return Status::IOError("injected crash: truncate of " + path());
     ORDERLOG_RETURN_IF_ERROR(base_->Truncate(size));
-    env_->NoteTruncate(path(), size);
+    env_->NoteTruncate(*state_, size);
     return Status::Ok();
   }
   Result<uint64_t> Size() const override { return base_->Size(); }
@@ -48,6 +49,7 @@ class FaultFile final : public File {
  private:
   FaultEnv* env_;
   std::unique_ptr<File> base_;
+  std::shared_ptr<FaultEnv::FileState> state_;  // follows the file through renames
 };
 
 bool Matches(FaultOp rule, FaultOp op) {
@@ -61,9 +63,10 @@ void FaultEnv::FailNth(FaultOp op, int n, StatusCode code, size_t short_bytes) {
   rule_ = Rule{op, n, code, short_bytes, true};
 }
 
-void FaultEnv::FailAlways(FaultOp op, StatusCode code, size_t short_bytes) {
+void FaultEnv::FailAlways(FaultOp op, StatusCode code, size_t short_bytes,
+                          std::string path_part) {
   std::lock_guard lk(mu_);
-  rule_ = Rule{op, -1, code, short_bytes, true};
+  rule_ = Rule{op, -1, code, short_bytes, true, false, std::move(path_part)};
 }
 
 void FaultEnv::CrashAtNth(FaultOp op, int n) {
@@ -96,6 +99,7 @@ Status FaultEnv::MaybeFail(FaultOp op, const std::string& path, size_t* short_by
     // crashed: nothing reaches the disk any more
   } else {
     if (!Matches(rule_.op, op)) return Status::Ok();
+    if (path.find(rule_.path_part) == std::string::npos) return Status::Ok();
     if (rule_.remaining > 0 && --rule_.remaining > 0) return Status::Ok();
     if (rule_.remaining == 0 && !rule_.sticky) rule_.active = false;  // a one-shot rule fires once
   }
@@ -108,21 +112,18 @@ Status FaultEnv::MaybeFail(FaultOp op, const std::string& path, size_t* short_by
                                             : Status::IOError(what + ": Input/output error");
 }
 
-void FaultEnv::NoteWrite(const std::string& path, uint64_t end) {
+void FaultEnv::NoteWrite(FileState& st, uint64_t end) {
   std::lock_guard lk(mu_);
-  auto& st = files_[path];
   st.size = std::max(st.size, end);
 }
 
-void FaultEnv::NoteSync(const std::string& path) {
+void FaultEnv::NoteSync(FileState& st) {
   std::lock_guard lk(mu_);
-  auto& st = files_[path];
   st.synced = st.size;
 }
 
-void FaultEnv::NoteTruncate(const std::string& path, uint64_t size) {
+void FaultEnv::NoteTruncate(FileState& st, uint64_t size) {
   std::lock_guard lk(mu_);
-  auto& st = files_[path];
   st.size = size;
   st.synced = std::min(st.synced, size);
 }
@@ -131,11 +132,18 @@ Result<std::unique_ptr<File>> FaultEnv::Open(const std::string& path, OpenMode m
   auto base = base_->Open(path, mode);
   if (!base.ok()) return base.status();
   auto size = (*base)->Size();
+  std::shared_ptr<FileState> state;
   {
     std::lock_guard lk(mu_);
-    if (!files_.count(path) && size.ok()) files_[path] = FileState{*size, *size};
+    auto& slot = files_[path];
+    if (!slot) {
+      const uint64_t n = size.ok() ? *size : 0;
+      slot = std::make_shared<FileState>(FileState{n, n});
+    }
+    state = slot;
   }
-  return std::unique_ptr<File>(std::make_unique<FaultFile>(this, std::move(base).value()));
+  return std::unique_ptr<File>(
+      std::make_unique<FaultFile>(this, std::move(base).value(), std::move(state)));
 }
 
 Status FaultEnv::SyncDir(const std::string& dir) {
@@ -166,7 +174,8 @@ Status FaultEnv::Remove(const std::string& path) {
 
 void FaultEnv::DropUnsyncedData(size_t keep_unsynced) {
   std::lock_guard lk(mu_);
-  for (auto& [path, st] : files_) {
+  for (auto& [path, state] : files_) {
+    FileState& st = *state;
     if (st.size <= st.synced) continue;
     const uint64_t keep = std::min<uint64_t>(st.size, st.synced + keep_unsynced);
     if (::truncate(path.c_str(), static_cast<off_t>(keep)) == 0) st.size = keep;

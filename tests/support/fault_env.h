@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -21,8 +22,9 @@ class FaultEnv final : public Env {
   // The nth (1-based) operation of kind `op` from now on fails with `code` (kIOError or
   // kNoSpace). A failing write first writes `short_bytes` of its data, like a full disk.
   void FailNth(FaultOp op, int n, StatusCode code = StatusCode::kIOError, size_t short_bytes = 0);
-  // Every matching operation fails from now on, until Reset().
-  void FailAlways(FaultOp op, StatusCode code = StatusCode::kIOError, size_t short_bytes = 0);
+  // Every matching operation (on a path containing `path_part`) fails from now on, until Reset().
+  void FailAlways(FaultOp op, StatusCode code = StatusCode::kIOError, size_t short_bytes = 0,
+                  std::string path_part = "");
   // The process "dies" at the nth operation of kind `op`: it and every operation after it, of any
   // kind, fail (nothing more reaches the disk) until Reset(). Follow with DropUnsyncedData() to
   // get the files a power loss at that moment leaves.
@@ -51,11 +53,15 @@ class FaultEnv final : public Env {
     return base_->Lock(path);
   }
 
+  struct FileState {
+    uint64_t size = 0;    // bytes the file holds now
+    uint64_t synced = 0;  // bytes that survive a crash
+  };
   // Called by the files: returns the injected failure for this operation, if any.
   Status MaybeFail(FaultOp op, const std::string& path, size_t* short_bytes);
-  void NoteWrite(const std::string& path, uint64_t end);
-  void NoteSync(const std::string& path);
-  void NoteTruncate(const std::string& path, uint64_t size);
+  void NoteWrite(FileState& st, uint64_t end);
+  void NoteSync(FileState& st);
+  void NoteTruncate(FileState& st, uint64_t size);
 
  private:
   struct Rule {
@@ -65,17 +71,14 @@ class FaultEnv final : public Env {
     size_t short_bytes = 0;
     bool active = false;
     bool sticky = false;  // once fired, every operation fails
-  };
-  struct FileState {
-    uint64_t size = 0;    // bytes the file holds now
-    uint64_t synced = 0;  // bytes that survive a crash
+    std::string path_part;  // only operations on paths containing this
   };
 
   Env* base_;
   mutable std::mutex mu_;
   Rule rule_;
   std::map<FaultOp, int> counts_;
-  std::map<std::string, FileState> files_;
+  std::map<std::string, std::shared_ptr<FileState>> files_;  // by current path
   std::atomic<int> failures_{0};
 };
 
