@@ -1,5 +1,7 @@
 // Opening a log: the lock, loading sealed segments from their index files, and recovering the
 // active segment (the only one that is scanned).
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "engine/checksum.h"
@@ -91,9 +93,19 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
   if (log->segments_.empty() || log->segments_.back()->sealed) {
     ORDERLOG_RETURN_IF_ERROR(log->CreateSegment(expected, /*pending=*/false));
   }
-  log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
-  log->syncer_ = std::thread([raw = log.get()] { raw->SyncerLoop(); });
-  log->indexer_ = std::thread([raw = log.get()] { raw->IndexerLoop(); });
+  // Named for top -H, perf and gdb.
+  log->writer_ = std::thread([raw = log.get()] {
+    ::pthread_setname_np(::pthread_self(), "olog-writer");
+    raw->WriterLoop();
+  });
+  log->syncer_ = std::thread([raw = log.get()] {
+    ::pthread_setname_np(::pthread_self(), "olog-syncer");
+    raw->SyncerLoop();
+  });
+  log->indexer_ = std::thread([raw = log.get()] {
+    ::pthread_setname_np(::pthread_self(), "olog-indexer");
+    raw->IndexerLoop();
+  });
   return log;
 }
 
