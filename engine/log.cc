@@ -350,6 +350,7 @@ void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
   // Assigning positions mutates the index: hold its lock, but let readers in every few hundred
   // records and never across I/O.
   constexpr int kRecordsPerLockHold = 256;
+  constexpr size_t kFlushBytes = 128 << 10;
   std::unique_lock lk(index_mu_);
   int held = 0;
 
@@ -400,6 +401,10 @@ void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
     }
     if (++held == kRecordsPerLockHold) {
       lk.unlock();
+      // A big batch goes out in writes of about kFlushBytes, while the encoded bytes are still
+      // in this core's cache: one write of a whole batch (megabytes, in buffered mode) would make
+      // the kernel copy it back from memory.
+      if (active_->buf.size() >= kFlushBytes) FlushPending();
       lk.lock();
       held = 0;
     }
