@@ -495,6 +495,7 @@ void Log::IndexRecord(Segment& seg, StreamState* st, Position pos, StreamVersion
                       uint64_t offset) {
   seg.offsets.push_back(static_cast<uint32_t>(offset));
   seg.prevs.push_back(st->last.value);
+  if (st->last < seg.base) seg.stream_starts.push_back(StreamTable::KeyOf(st));
   st->last = pos;
   st->version = version;
 }
@@ -599,7 +600,7 @@ void Log::IndexerLoop() {
   for (;;) {
     indexer_cv_.wait(lk, [&] { return indexer_stop_ || !indexer_queue_.empty(); });
     if (indexer_queue_.empty()) break;  // stopping, and nothing left to write
-    const Segment* seg = indexer_queue_.front();
+    Segment* seg = indexer_queue_.front();
     indexer_queue_.pop_front();
     lk.unlock();
     Status s = WriteSegmentIndex(*seg);
@@ -608,63 +609,39 @@ void Log::IndexerLoop() {
   }
 }
 
-// Writes the .idx of a sealed segment. Its offsets and links never change once sealed; the
-// per-stream summary is read back from the records (verifying them on the way). No hashing: a
-// record whose stream's previous event is in this segment (its link) belongs to that record's
-// entry, so only a stream's first record here starts an entry, and the ids are compared.
-Status Log::WriteSegmentIndex(const Segment& seg) {
+// Writes the .idx of a sealed segment from memory: its offsets and links never change once
+// sealed, and its per-stream entries follow the links (a record whose stream's previous event is
+// in this segment joins that record's entry; any other starts the next entry, whose id the writer
+// kept in stream_starts). Nothing is read back or hashed: on two cores the indexer shares a core
+// with appends.
+Status Log::WriteSegmentIndex(Segment& seg) {
   const uint64_t n = seg.count();
   std::vector<uint32_t> entry_of(n);  // record -> its stream's entry
-  struct Entry {
-    uint32_t id_at;
-    uint16_t id_size;
-    uint32_t count;
-    Position last;
-  };
-  std::vector<Entry> per_stream;
-  std::string ids;
-  SegmentReader reader(seg.file.get(), f::kSegmentHeaderSize, seg.end);
-  RecordView rec;
-  for (uint64_t i = 0;; ++i) {
-    const auto r = reader.Read(&rec);
-    if (r == SegmentReader::Next::kEnd) break;
-    auto damage = [&](const std::string& why) {
-      return Status::Corruption(seg.path + " offset " + std::to_string(reader.offset()) + ": " +
-                                why);
-    };
-    if (r != SegmentReader::Next::kRecord) {
-      return reader.io_status().ok() ? damage(reader.why()) : reader.io_status();
-    }
-    if (i >= n || rec.position.value != seg.base.value + i) {
-      return damage("record " + std::to_string(i) + " is not position " +
-                    std::to_string(seg.base.value + i));
-    }
+  std::vector<SegmentStreamEntry> entries;
+  entries.reserve(seg.stream_starts.size());
+  for (uint64_t i = 0; i < n; ++i) {
     const uint64_t prev = seg.prevs[i];
     uint32_t e;
     if (prev >= seg.base.value) {
       e = entry_of[prev - seg.base.value];
-      if (std::string_view(ids).substr(per_stream[e].id_at, per_stream[e].id_size) != rec.stream)
-        return damage("stream of position " + std::to_string(rec.position.value) +
-                      " differs from its previous event's");
     } else {
-      e = static_cast<uint32_t>(per_stream.size());
-      per_stream.push_back({static_cast<uint32_t>(ids.size()),
-                            static_cast<uint16_t>(rec.stream.size()), 0, Position(0)});
-      ids.append(rec.stream);
+      e = static_cast<uint32_t>(entries.size());
+      if (e >= seg.stream_starts.size()) {
+        return Status::Corruption(seg.path + ": more streams start in it than the writer recorded");
+      }
+      entries.push_back({seg.stream_starts[e], Position(0), 0});
     }
     entry_of[i] = e;
-    per_stream[e].last = rec.position;
-    ++per_stream[e].count;
-  }
-  std::vector<SegmentStreamEntry> entries;
-  entries.reserve(per_stream.size());
-  for (const Entry& e : per_stream) {
-    entries.push_back({std::string_view(ids).substr(e.id_at, e.id_size), e.last, e.count});
+    entries[e].last = Position(seg.base.value + i);
+    ++entries[e].count;
   }
   std::sort(entries.begin(), entries.end(),
             [](const auto& x, const auto& y) { return x.last < y.last; });
-  return WriteFileAtomically(env_, dir_, IndexFileName(seg.base),
-                             EncodeSegmentIndex(seg.base, seg.offsets, seg.prevs, entries));
+  Status s = WriteFileAtomically(env_, dir_, IndexFileName(seg.base),
+                                 EncodeSegmentIndex(seg.base, seg.offsets, seg.prevs, entries));
+  std::unique_lock lk(index_mu_);
+  std::vector<std::string_view>().swap(seg.stream_starts);
+  return s;
 }
 
 Status Log::CreateSegment(Position base, bool pending) {

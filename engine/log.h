@@ -175,7 +175,7 @@ class Log {
   // Syncer thread: makes a sealed segment durable, then its successor visible (see Roll).
   void FinishSeal(const PendingSeal& seal);
   void IndexerLoop();
-  Status WriteSegmentIndex(const Segment& seg);
+  Status WriteSegmentIndex(Segment& seg);
   // pending: created under its ".pending" name, renamed by FinishSeal (Roll); otherwise created
   // under its own name and synced with its directory before this returns.
   Status CreateSegment(Position base, bool pending);
@@ -250,7 +250,7 @@ class Log {
   // Writes the .idx files of sealed segments off the append path.
   std::mutex indexer_mu_;
   std::condition_variable indexer_cv_;
-  std::deque<const Segment*> indexer_queue_;  // GUARDED_BY(indexer_mu_)
+  std::deque<Segment*> indexer_queue_;  // GUARDED_BY(indexer_mu_)
   bool indexer_stop_ = false;                 // GUARDED_BY(indexer_mu_)
   std::atomic<uint64_t> index_write_failures_{0};
 

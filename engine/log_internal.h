@@ -17,6 +17,9 @@ struct Log::Segment {
   std::shared_ptr<File> file;
   std::vector<uint32_t> offsets;  // offset of each record, by position - base
   std::vector<uint64_t> prevs;    // previous position of the same stream, 0 for none
+  // Until its .idx is written: the id of each stream whose first record in this segment it is
+  // (prevs[i] < base), in record order. The ids live in the stream table's arena.
+  std::vector<std::string_view> stream_starts;
   uint64_t end = 0;               // offset just past the last record
   uint64_t file_size = 0;
   bool sealed = false;

@@ -7,9 +7,11 @@
 // Not synchronised: the log guards it with its index mutex.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -40,6 +42,8 @@ class StreamTable {
   StreamState* FindOrInsert(std::string_view id, uint64_t hash, std::string_view* stable_key);
 
   static uint64_t Hash(std::string_view id);
+  // The arena copy of the id whose state st is (st from Find or FindOrInsert); stable.
+  static std::string_view KeyOf(const StreamState* st);
 
   void Reserve(size_t streams);
   size_t size() const { return size_; }
@@ -47,7 +51,7 @@ class StreamTable {
 
  private:
   struct Slot {
-    StreamState state;
+    StreamState state;  // first: KeyOf finds the slot from its state
     const char* key = nullptr;  // nullptr: empty slot
     uint32_t hash = 0;
     uint32_t len = 0;
@@ -63,5 +67,11 @@ class StreamTable {
   size_t arena_used_ = 0;  // bytes used in the last block
   size_t arena_bytes_ = 0;
 };
+
+inline std::string_view StreamTable::KeyOf(const StreamState* st) {
+  static_assert(std::is_standard_layout_v<Slot> && offsetof(Slot, state) == 0);
+  const Slot* slot = reinterpret_cast<const Slot*>(st);
+  return std::string_view(slot->key, slot->len);
+}
 
 }  // namespace orderlog
