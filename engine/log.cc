@@ -354,7 +354,9 @@ void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
   std::unique_lock lk(index_mu_);
   int held = 0;
 
+  constexpr size_t kPrefetchAhead = 8;
   for (size_t i = 0; i < batch.size(); ++i) {
+    if (i + kPrefetchAhead < batch.size()) streams_.Prefetch(batch[i + kPrefetchAhead].stream_hash);
     Pending& p = batch[i];
     InFlight::Outcome& out = flight.outcomes[i];
     if (p.barrier) {
