@@ -237,7 +237,7 @@ class Log {
   // Rolled-over segments whose seal is not yet durable, oldest first. The syncer finishes them
   // before it syncs anything newer, so durable_ never passes an unsynced seal.
   std::deque<PendingSeal> seals_;  // GUARDED_BY(sync_mu_)
-  bool closed_ = false;              // GUARDED_BY(queue_mu_)
+  bool closed_ = false;            // GUARDED_BY(queue_mu_)
 
   mutable std::mutex fail_mu_;
   Status failure_;  // GUARDED_BY(fail_mu_); sticky
@@ -251,7 +251,7 @@ class Log {
   std::mutex indexer_mu_;
   std::condition_variable indexer_cv_;
   std::deque<Segment*> indexer_queue_;  // GUARDED_BY(indexer_mu_)
-  bool indexer_stop_ = false;                 // GUARDED_BY(indexer_mu_)
+  bool indexer_stop_ = false;           // GUARDED_BY(indexer_mu_)
   std::atomic<uint64_t> index_write_failures_{0};
 
   std::thread writer_;

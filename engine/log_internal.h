@@ -20,7 +20,7 @@ struct Log::Segment {
   // Until its .idx is written: the id of each stream whose first record in this segment it is
   // (prevs[i] < base), in record order. The ids live in the stream table's arena.
   std::vector<std::string_view> stream_starts;
-  uint64_t end = 0;               // offset just past the last record
+  uint64_t end = 0;  // offset just past the last record
   uint64_t file_size = 0;
   bool sealed = false;
 

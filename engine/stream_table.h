@@ -55,7 +55,7 @@ class StreamTable {
 
  private:
   struct Slot {
-    StreamState state;  // first: KeyOf finds the slot from its state
+    StreamState state;          // first: KeyOf finds the slot from its state
     const char* key = nullptr;  // nullptr: empty slot
     uint32_t hash = 0;
     uint32_t len = 0;

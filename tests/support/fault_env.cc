@@ -63,8 +63,7 @@ void FaultEnv::FailNth(FaultOp op, int n, StatusCode code, size_t short_bytes) {
   rule_ = Rule{op, n, code, short_bytes, true};
 }
 
-void FaultEnv::FailAlways(FaultOp op, StatusCode code, size_t short_bytes,
-                          std::string path_part) {
+void FaultEnv::FailAlways(FaultOp op, StatusCode code, size_t short_bytes, std::string path_part) {
   std::lock_guard lk(mu_);
   rule_ = Rule{op, -1, code, short_bytes, true, false, std::move(path_part)};
 }

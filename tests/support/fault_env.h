@@ -70,7 +70,7 @@ class FaultEnv final : public Env {
     StatusCode code = StatusCode::kIOError;
     size_t short_bytes = 0;
     bool active = false;
-    bool sticky = false;  // once fired, every operation fails
+    bool sticky = false;    // once fired, every operation fails
     std::string path_part;  // only operations on paths containing this
   };
 
