@@ -95,10 +95,11 @@ TEST(LogTest, ReopenKeepsEverythingAndContinuesPositions) {
   EXPECT_EQ(ev->payload, PayloadFor(3));
 }
 
-TEST(LogTest, RollsOverAndSealsSegments) {
+void RollsOverAndSealsSegmentsIn(Durability durability) {
   TempDir dir;
   LogOptions opts;
   opts.segment_size = 4096;
+  opts.durability = durability;
   const std::string payload(200, 'p');
   {
     auto log = OpenOrDie(dir.path(), opts);
@@ -116,6 +117,10 @@ TEST(LogTest, RollsOverAndSealsSegments) {
     ASSERT_TRUE(log->Close().ok());  // waits for the indexer thread
     for (size_t i = 0; i + 1 < segs.size(); ++i) {
       EXPECT_TRUE(std::filesystem::exists(dir.file(IndexFileName(segs[i].base))));
+    }
+    for (const auto& seg : segs) EXPECT_TRUE(std::filesystem::exists(seg.path)) << seg.path;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      EXPECT_NE(e.path().extension(), format::kPendingSuffix) << e.path();
     }
   }
   // Sealed segments end with a valid footer.
@@ -144,6 +149,15 @@ TEST(LogTest, RollsOverAndSealsSegments) {
                         })
                   .ok());
   EXPECT_EQ(scanned, 150u);
+}
+
+// In every durability mode (roll-overs in `none` mode do not wait for the disk, the syncer seals
+// behind the writer): sealed segments, their .idx files, no ".pending" segment after Close.
+TEST(LogTest, RollsOverAndSealsSegments) {
+  for (Durability d : {Durability::kSync, Durability::kNone}) {
+    SCOPED_TRACE(DurabilityName(d));
+    RollsOverAndSealsSegmentsIn(d);
+  }
 }
 
 TEST(LogTest, ExpectedVersionConflicts) {
