@@ -280,40 +280,39 @@ void Log::SyncerLoop() {
     } else {
       sync_cv_.wait(lk, ready);
     }
+    // Pending seals first: nothing newer may become durable before them.
+    std::optional<PendingSeal> seal;
+    uint64_t target = 0;
+    std::shared_ptr<File> file;
     if (!seals_.empty()) {
-      const PendingSeal seal = std::move(seals_.front());
+      seal = std::move(seals_.front());
       seals_.pop_front();
-      syncer_busy_ = true;
-      lk.unlock();
-      FinishSeal(seal);
-      if (failed_.load(std::memory_order_acquire)) {
-        {
-          std::lock_guard q(queue_mu_);
-          sync_progress_ = true;
-        }
-        queue_cv_.notify_one();
+    } else {
+      sync_now_ = false;
+      target = sync_target_;
+      file = sync_file_;
+      if (target <= durable_.load() || !file || failed_.load(std::memory_order_acquire)) {
+        if (syncer_stop_) break;
+        continue;
       }
-      lk.lock();
-      syncer_busy_ = false;
-      continue;
     }
-    sync_now_ = false;
-    const uint64_t target = sync_target_;
-    std::shared_ptr<File> file = sync_file_;
-    if (target > durable_.load() && file && !failed_.load(std::memory_order_acquire)) {
-      syncer_busy_ = true;
-      lk.unlock();
+    syncer_busy_ = true;
+    lk.unlock();
+    if (seal) {
+      FinishSeal(*seal);
+    } else {
       SyncTo(*file, target);
+    }
+    // The writer waits for durable_ to move (a seal does not move it) or for a failure.
+    if (!seal || failed_.load(std::memory_order_acquire)) {
       {
         std::lock_guard q(queue_mu_);
         sync_progress_ = true;
       }
       queue_cv_.notify_one();
-      lk.lock();
-      syncer_busy_ = false;
-      continue;
     }
-    if (syncer_stop_) break;
+    lk.lock();
+    syncer_busy_ = false;
   }
 }
 
@@ -330,8 +329,8 @@ void Log::SyncTo(File& file, uint64_t target) {
 }
 
 // Asks the syncer to make everything up to `target` (all in the active segment or before it)
-// durable. Earlier segments were synced when they were sealed, so syncing the active file is
-// enough.
+// durable. Earlier segments are synced by their seals, which the syncer finishes first, so
+// syncing the active file is enough.
 void Log::RequestSync(uint64_t target, bool wake) {
   {
     std::lock_guard lk(sync_mu_);
