@@ -126,6 +126,15 @@ bool AnyPendingSegment(const std::string& dir) {
   return false;
 }
 
+// Buffered mode, 4 KiB segments: a roll-over every ~20 appends, each seal left to the syncer.
+LogOptions RollingBuffered(FaultEnv* env) {
+  LogOptions opts;
+  opts.env = env;
+  opts.durability = Durability::kNone;
+  opts.segment_size = 4096;
+  return opts;
+}
+
 // Scans the whole log: positions gap-free from 1, stream versions consecutive. Returns the count.
 uint64_t ScanChecked(const Log& log) {
   uint64_t expect = 1;
@@ -146,10 +155,7 @@ uint64_t ScanChecked(const Log& log) {
 TEST(FaultTest, ARollOverWhoseSealNeverBecameDurableIsUndoneAtOpen) {
   TempDir dir;
   FaultEnv env;
-  LogOptions opts;
-  opts.env = &env;
-  opts.durability = Durability::kNone;
-  opts.segment_size = 4096;
+  const LogOptions opts = RollingBuffered(&env);
   env.CrashAtNth(FaultOp::kRename, 1);  // the first seal: its sync ran, its rename does not
   uint64_t accepted = 0;
   {
@@ -187,10 +193,7 @@ TEST(FaultTest, PowerLossInBufferedModeLeavesAGapFreeLog) {
     SCOPED_TRACE("power lost at sync " + std::to_string(n));
     TempDir dir;
     FaultEnv env;
-    LogOptions opts;
-    opts.env = &env;
-    opts.durability = Durability::kNone;
-    opts.segment_size = 4096;
+    const LogOptions opts = RollingBuffered(&env);
     uint64_t synced = 0;
     {
       auto log = OpenOrDie(dir.path(), opts);
@@ -255,19 +258,11 @@ TEST(FaultTest, FailEveryIoOperationInTurn) {
       ASSERT_TRUE(ev.ok()) << "acknowledged position " << pos << ": " << ev.status().ToString();
       EXPECT_EQ(ev->payload, payload);
     }
-    uint64_t expect = 1;
-    std::map<std::string, uint64_t> versions;
-    ASSERT_TRUE(log->Scan(Position(0),
-                          [&](const RecordView& rec) {
-                            EXPECT_EQ(rec.position.value, expect++);
-                            EXPECT_EQ(rec.version.value, ++versions[std::string(rec.stream)]);
-                            return true;
-                          })
-                    .ok());
-    EXPECT_GE(expect - 1, acked.size());
+    const uint64_t count = ScanChecked(*log);
+    EXPECT_GE(count, acked.size());
     auto more = log->Append(Req("s0", "after recovery"));
     ASSERT_TRUE(more.ok()) << more.status().ToString();
-    EXPECT_EQ(more->position.value, expect);
+    EXPECT_EQ(more->position.value, count + 1);
     if (!injected) break;  // the workload ran out of operations to fail
     ++runs_with_failure;
   }
