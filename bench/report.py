@@ -246,15 +246,21 @@ def main():
     def target(title, measured_text, ok):
         L.append(f"| {title} | {measured_text} | {'–' if ok is None else ('yes' if ok else '**no**')} |")
 
+    def interleaved(title, bench, engine_key, reference, minimum):
+        """The row of an interleaved ratio benchmark (engine and reference taking turns in every
+        iteration): the figure where it ran. Returns its ratio, None if it did not run."""
+        ratio = r.counter(bench, "ratio")
+        if ratio is not None:
+            counter = lambda key: r.counter(bench, key)
+            target(f"{title} (interleaved)",
+                   f"{fmt_rate(counter(engine_key))} = {ratio:.2f}× of {reference(counter)}", ratio >= minimum)
+        return ratio
+
     e_buf = r.rate(rf"^BM_AppendAsync/payload:100/durability:{NONE}/")
     target("buffered append (1 appender, 100 B) ≥ 7 M events/s", fmt_rate(e_buf),
            None if e_buf is None else e_buf >= 7e6)
-    bratio = r.counter(r"^BM_BufferedVsRawWrite", "ratio")
-    if bratio is not None:  # interleaved: the figure
-        be = r.counter(r"^BM_BufferedVsRawWrite", "engine_per_s")
-        br = r.counter(r"^BM_BufferedVsRawWrite", "raw_per_s")
-        target("buffered append ≥ 0.6× the raw write() loop (interleaved)",
-               f"{fmt_rate(be)} = {bratio:.2f}× of {fmt_rate(br)}", bratio >= 0.6)
+    bratio = interleaved("buffered append ≥ 0.6× the raw write() loop", r"^BM_BufferedVsRawWrite",
+                         "engine_per_s", lambda c: fmt_rate(c("raw_per_s")), 0.6)
     raw_buf = r.rate(r"^BM_RawWrite/payload:100/batch:7000/sync:0/")
     target("buffered append ≥ 0.6× the raw write() loop" + (" (separate runs)" if bratio is not None else ""),
            f"{fmt_rate(e_buf)} = {fmt_ratio(e_buf, raw_buf)}",
@@ -268,12 +274,8 @@ def main():
     target("sync, 64 appenders: p99 ≤ 3 fdatasync times",
            f"{fmt(p99, ' µs', 0)}" + (f" = {p99 / fsync_us:.1f} fsyncs" if p99 and fsync_us else ""),
            None if not (p99 and fsync_us) else p99 <= 3 * fsync_us)
-    sratio = r.counter(r"^BM_SyncAppendVsFdatasync", "ratio")
-    if sratio is not None:  # interleaved: the figure
-        sa = r.counter(r"^BM_SyncAppendVsFdatasync", "append_per_s")
-        sf = r.counter(r"^BM_SyncAppendVsFdatasync", "fdatasync_us")
-        target("sync, 1 appender ≥ 0.9× 1/fdatasync (interleaved)",
-               f"{fmt_rate(sa)} = {sratio:.2f}× of 1/{fmt(sf, ' µs', 0)}", sratio >= 0.9)
+    sratio = interleaved("sync, 1 appender ≥ 0.9× 1/fdatasync", r"^BM_SyncAppendVsFdatasync",
+                         "append_per_s", lambda c: "1/" + fmt(c("fdatasync_us"), " µs", 0), 0.9)
     e1 = r.rate(engine_blocking(SYNC, 1))
     target("sync, 1 appender ≥ 0.9× 1/fdatasync" + (" (separate runs)" if sratio is not None else ""),
            fmt_rate(e1) + (f" = {e1 * fsync_us / 1e6:.2f}×" if e1 and fsync_us else ""),
@@ -301,12 +303,8 @@ def main():
     freeze = max(freezes) if freezes else None
     target("a snapshot pauses appends for at most a few ms", fmt(freeze, " µs", 0),
            None if freeze is None else freeze <= 5000)
-    ratio = r.counter(r"^BM_VerifyVsScan10M", "ratio")
-    if ratio is not None:  # interleaved, in a process of its own: the figure
-        v10 = r.counter(r"^BM_VerifyVsScan10M", "verify_per_s")
-        s10 = r.counter(r"^BM_VerifyVsScan10M", "scan_per_s")
-        target("`orderlog-inspect verify` of a 10 M-event log ≥ 0.7× the scan rate (interleaved)",
-               f"{fmt_rate(v10)} = {ratio:.2f}× of {fmt_rate(s10)}", ratio >= 0.7)
+    ratio = interleaved("`orderlog-inspect verify` of a 10 M-event log ≥ 0.7× the scan rate",
+                        r"^BM_VerifyVsScan10M", "verify_per_s", lambda c: fmt_rate(c("scan_per_s")), 0.7)
     v10 = r.rate(r"^BM_Verify10M")
     s10 = r.rate(r"^BM_Scan10M")
     target("`orderlog-inspect verify` of a 10 M-event log ≥ 0.7× the scan rate" +
