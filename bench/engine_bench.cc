@@ -52,42 +52,73 @@ std::unique_ptr<Log> OpenLog(const std::string& dir, Durability d) {
   return std::move(log).value();
 }
 
-// One thread submits kBatch appends per iteration without waiting, then waits until all of them
-// are acknowledged: the writer and the submitter run in parallel. Completions are counted on a
-// cache line of their own that the submitter reads only while waiting: a counter both threads
-// touch for every append would bounce between the cores and measure that instead.
-void BM_AppendAsync(benchmark::State& state) {
-  const std::string payload(static_cast<size_t>(state.range(0)), 'x');
-  const auto durability = static_cast<Durability>(state.range(1));
-  auto log = OpenLog(FreshDir("append-async"), durability);
-  const auto& ids = StreamIds();
+// Completions of asynchronous appends, counted on cache lines of their own that the submitter
+// reads only while waiting: a counter both threads touch for every append would bounce between
+// the cores and measure that instead.
+struct AsyncTally {
   struct alignas(64) Counter {
     std::atomic<int64_t> value{0};
   };
   Counter completed;
   Counter errors;
   int64_t submitted = 0;
-  uint64_t n = 0;
-  for (auto _ : state) {
-    for (int i = 0; i < kBatch; ++i, ++n) {
-      log->AppendAsync(AppendView{ids[n % kStreams], ExpectedVersion::Any(), 1, payload},
-                       [&](const Result<AppendResult>& r) {
-                         if (!r.ok()) errors.value.fetch_add(1, std::memory_order_relaxed);
-                         completed.value.fetch_add(1, std::memory_order_release);
-                       });
-    }
-    submitted += kBatch;
-    while (completed.value.load(std::memory_order_acquire) < submitted) {
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
-    }
+};
+
+// kBatch appends from this thread without waiting (stream ids in turn, from *n on), then waits
+// until all of them are acknowledged: the writer and the submitter run in parallel.
+void AppendBatchAndWait(Log& log, const std::string& payload, uint64_t* n, AsyncTally* tally) {
+  const auto& ids = StreamIds();
+  for (int i = 0; i < kBatch; ++i, ++*n) {
+    log.AppendAsync(AppendView{ids[*n % kStreams], ExpectedVersion::Any(), 1, payload},
+                    [tally](const Result<AppendResult>& r) {
+                      if (!r.ok()) tally->errors.value.fetch_add(1, std::memory_order_relaxed);
+                      tally->completed.value.fetch_add(1, std::memory_order_release);
+                    });
   }
+  tally->submitted += kBatch;
+  while (tally->completed.value.load(std::memory_order_acquire) < tally->submitted) {
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+}
+
+// Appends to *buf the framed records (EncodeRecord, as the log writes them) of positions *n + 1
+// to *n + count, stream ids in turn as the engine benchmarks append them.
+void EncodeRawRecords(std::string* buf, size_t count, const std::string& payload, uint64_t* n) {
+  const auto& ids = StreamIds();
+  for (size_t i = 0; i < count; ++i, ++*n) {
+    RecordView rec;
+    rec.position = Position(*n + 1);
+    rec.version = StreamVersion(*n / kStreams + 1);
+    rec.type = 1;
+    rec.timestamp_ms = 1'795'000'000'000;
+    rec.stream = ids[*n % kStreams];
+    rec.payload = payload;
+    EncodeRecord(buf, rec);
+  }
+}
+
+// A small append to fd and its fdatasync (what one synced append costs the disk at least).
+bool WriteAndFdatasync(int fd, const std::string& rec) {
+  if (::write(fd, rec.data(), rec.size()) != static_cast<ssize_t>(rec.size())) return false;
+  return ::fdatasync(fd) == 0;
+}
+
+// One thread submits kBatch appends per iteration, then waits for all of them
+// (AppendBatchAndWait).
+void BM_AppendAsync(benchmark::State& state) {
+  const std::string payload(static_cast<size_t>(state.range(0)), 'x');
+  const auto durability = static_cast<Durability>(state.range(1));
+  auto log = OpenLog(FreshDir("append-async"), durability);
+  AsyncTally tally;
+  uint64_t n = 0;
+  for (auto _ : state) AppendBatchAndWait(*log, payload, &n, &tally);
   const LogStats stats = log->Stats();
   state.SetItemsProcessed(static_cast<int64_t>(n));
   state.SetBytesProcessed(static_cast<int64_t>(stats.appended_bytes));
   state.counters["fsyncs"] = static_cast<double>(stats.fsyncs);
   state.counters["events_per_fsync"] =
       stats.fsyncs ? static_cast<double>(n) / static_cast<double>(stats.fsyncs) : 0;
-  if (errors.value.load() != 0) state.SkipWithError("appends failed");
+  if (tally.errors.value.load() != 0) state.SkipWithError("appends failed");
 }
 BENCHMARK(BM_AppendAsync)
     ->ArgNames({"payload", "durability"})
@@ -147,22 +178,12 @@ void BM_RawWrite(benchmark::State& state) {
   const bool sync = state.range(2) != 0;
   const std::string path = FreshDir("raw-write") + "/raw.seg";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-  const auto& ids = StreamIds();
   std::string buf;
   uint64_t n = 0;
   uint64_t bytes = 0;
   for (auto _ : state) {  // one iteration: one write() of `batch` records (+ fdatasync)
     buf.clear();
-    for (size_t i = 0; i < batch; ++i, ++n) {
-      RecordView rec;
-      rec.position = Position(n + 1);
-      rec.version = StreamVersion(n / kStreams + 1);
-      rec.type = 1;
-      rec.timestamp_ms = 1'795'000'000'000;
-      rec.stream = ids[n % kStreams];
-      rec.payload = payload;
-      EncodeRecord(&buf, rec);
-    }
+    EncodeRawRecords(&buf, batch, payload, &n);
     if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
       state.SkipWithError("write failed");
     }
@@ -188,10 +209,7 @@ void BM_Fdatasync(benchmark::State& state) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
   const std::string rec(150, 'r');
   for (auto _ : state) {
-    if (::write(fd, rec.data(), rec.size()) != static_cast<ssize_t>(rec.size())) {
-      state.SkipWithError("write failed");
-    }
-    ::fdatasync(fd);
+    if (!WriteAndFdatasync(fd, rec)) state.SkipWithError("write or fdatasync failed");
   }
   ::close(fd);
   state.SetItemsProcessed(state.iterations());
@@ -210,12 +228,7 @@ void BM_BufferedVsRawWrite(benchmark::State& state) {
   const std::string raw_path = dir + "/raw.seg";
   const int fd = ::open(raw_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
   const std::string payload(100, 'x');
-  const auto& ids = StreamIds();
-  struct alignas(64) Counter {
-    std::atomic<int64_t> value{0};
-  };
-  Counter completed;
-  int64_t submitted = 0;
+  AsyncTally tally;
   uint64_t n = 0;
   uint64_t raw_n = 0;
   double engine_s = 0;
@@ -223,29 +236,11 @@ void BM_BufferedVsRawWrite(benchmark::State& state) {
   std::string buf;
   for (auto _ : state) {
     const auto t0 = Clock::now();
-    for (int i = 0; i < kBatch; ++i, ++n) {
-      log->AppendAsync(AppendView{ids[n % kStreams], ExpectedVersion::Any(), 1, payload},
-                       [&](const Result<AppendResult>&) {
-                         completed.value.fetch_add(1, std::memory_order_release);
-                       });
-    }
-    submitted += kBatch;
-    while (completed.value.load(std::memory_order_acquire) < submitted) {
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
-    }
+    AppendBatchAndWait(*log, payload, &n, &tally);
     const auto t1 = Clock::now();
-    for (int done = 0; done < kBatch;) {
+    for (int done = 0; done < kBatch; done += 7000) {
       buf.clear();
-      for (int i = 0; i < 7000 && done < kBatch; ++i, ++done, ++raw_n) {
-        RecordView rec;
-        rec.position = Position(raw_n + 1);
-        rec.version = StreamVersion(raw_n / kStreams + 1);
-        rec.type = 1;
-        rec.timestamp_ms = 1'795'000'000'000;
-        rec.stream = ids[raw_n % kStreams];
-        rec.payload = payload;
-        EncodeRecord(&buf, rec);
-      }
+      EncodeRawRecords(&buf, std::min(7000, kBatch - done), payload, &raw_n);
       if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
         state.SkipWithError("write failed");
       }
@@ -259,6 +254,7 @@ void BM_BufferedVsRawWrite(benchmark::State& state) {
   state.counters["engine_per_s"] = static_cast<double>(n) / engine_s;
   state.counters["raw_per_s"] = static_cast<double>(raw_n) / raw_s;
   state.counters["ratio"] = raw_s / engine_s;
+  if (tally.errors.value.load() != 0) state.SkipWithError("appends failed");
 }
 BENCHMARK(BM_BufferedVsRawWrite)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -285,10 +281,7 @@ void BM_SyncAppendVsFdatasync(benchmark::State& state) {
     }
     const auto t1 = Clock::now();
     for (int i = 0; i < kTurn; ++i) {
-      if (::write(fd, rec.data(), rec.size()) != static_cast<ssize_t>(rec.size())) {
-        state.SkipWithError("write failed");
-      }
-      ::fdatasync(fd);
+      if (!WriteAndFdatasync(fd, rec)) state.SkipWithError("write or fdatasync failed");
     }
     const auto t2 = Clock::now();
     append_s += std::chrono::duration<double>(t1 - t0).count();
