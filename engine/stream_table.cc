@@ -19,12 +19,10 @@ uint64_t StreamTable::Hash(std::string_view id) {
   return XXH3_64bits(id.data(), id.size());
 }
 
-// The slot index and the stored tag both come from the high 32 bits of the hash, so growing the
-// table never has to rehash (or even touch) the keys.
 size_t StreamTable::Probe(std::string_view id, uint64_t h) const {
   const size_t mask = slots_.size() - 1;
   const auto h32 = static_cast<uint32_t>(h >> 32);
-  for (size_t i = h32 & mask;; i = (i + 1) & mask) {
+  for (size_t i = Home(h);; i = (i + 1) & mask) {
     const Slot& s = slots_[i];
     if (s.key == nullptr) return i;
     if (s.hash == h32 && s.len == id.size() && std::memcmp(s.key, id.data(), id.size()) == 0) {

@@ -43,9 +43,7 @@ class StreamTable {
 
   static uint64_t Hash(std::string_view id);
   // Starts loading the slot where a probe for hash begins (a writer knows its next ids ahead).
-  void Prefetch(uint64_t hash) const {
-    __builtin_prefetch(&slots_[static_cast<uint32_t>(hash >> 32) & (slots_.size() - 1)]);
-  }
+  void Prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[Home(hash)]); }
   // The arena copy of the id whose state st is (st from Find or FindOrInsert); stable.
   static std::string_view KeyOf(const StreamState* st);
 
@@ -61,6 +59,11 @@ class StreamTable {
     uint32_t len = 0;
   };
 
+  // The slot where a probe for hash starts. The slot index and the stored tag both come from the
+  // high 32 bits of the hash, so growing the table never has to rehash (or even touch) the keys.
+  size_t Home(uint64_t hash) const {
+    return static_cast<uint32_t>(hash >> 32) & (slots_.size() - 1);
+  }
   size_t Probe(std::string_view id, uint64_t h) const;  // slot holding id, or the empty slot for it
   void Grow(size_t min_capacity);
   const char* CopyKey(std::string_view id);
