@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "server/domain/snapshot.h"
+#include "server/http/errors.h"
 #include "tests/domain/domain_test_util.h"
+#include "tests/support/fault_env.h"
 #include "tests/support/test_util.h"
 
 namespace orderlog::testing {
@@ -464,6 +466,30 @@ TEST(ServiceTest, SnapshotIntervalGrowsWithTheModel) {
   EXPECT_GT(newest - before, 10u);
 }
 
+// A snapshot that falls due while another is being written is taken as soon as that one is
+// done, even when no write comes after: the first snapshot's fdatasync is held while the next
+// 100 orders are created.
+TEST(ServiceTest, ASnapshotDueWhileOneIsBeingWrittenIsTakenRightAfter) {
+  TempDir dir;
+  FaultEnv env;
+  auto opts = QuietOptions(dir.path());
+  opts.log.env = &env;
+  opts.log.durability = Durability::kNone;
+  opts.snapshot_every = 100;
+  opts.snapshot_on_close = false;
+  auto svc = OpenService(opts);
+  env.HoldSyncs(".snap");
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(svc->CreateAndWait(Order("c", "p", 1)).ok());
+  ASSERT_TRUE(env.WaitUntilHeld(std::chrono::seconds(10)));  // the snapshot of ~100 is writing
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(svc->CreateAndWait(Order("c", "p", 1)).ok());
+  EXPECT_EQ(svc->last_snapshot_position().value, 0u);
+  env.ReleaseSyncs();
+  for (int k = 0; k < 1000 && svc->last_snapshot_position().value < 200; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(svc->last_snapshot_position().value, 200u);
+}
+
 TEST(ServiceTest, WritesDuringASnapshotAreNotInIt) {
   TempDir dir;
   auto opts = QuietOptions(dir.path());
@@ -487,14 +513,6 @@ TEST(ServiceTest, WritesDuringASnapshotAreNotInIt) {
   auto again = OpenService(opts, &report);
   ExpectModelMatchesLog(*again);
 }
-
-}  // namespace
-}  // namespace orderlog::testing
-
-#include "tests/support/fault_env.h"
-
-namespace orderlog::testing {
-namespace {
 
 // Once the log has failed, every command is refused with the log's reason — and never deadlocks
 // (the refusal used to be delivered inside the append call, under the decision lock).
@@ -532,14 +550,6 @@ TEST(ServiceTest, CommandsAfterAFailedSyncAreRefusedNotDeadlocked) {
   EXPECT_FALSE(svc->Close().ok());  // the log failed: Close says so
   EXPECT_EQ(svc->CreateAndWait(Order("c", "p", 1)).status().code(), StatusCode::kClosed);
 }
-
-}  // namespace
-}  // namespace orderlog::testing
-
-#include "server/http/errors.h"
-
-namespace orderlog::testing {
-namespace {
 
 // What an HTTP client gets once fdatasync has failed (EIO): the failing write and every later one
 // a 503 whose detail names the failure, for creates and status changes alike; reads keep

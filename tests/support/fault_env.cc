@@ -33,6 +33,7 @@ class FaultFile final : public File {
   Status Sync() override {
     size_t unused = 0;
     ORDERLOG_RETURN_IF_ERROR(env_->MaybeFail(FaultOp::kSync, path(), &unused));
+    env_->MaybeHold(path());
     ORDERLOG_RETURN_IF_ERROR(base_->Sync());
     env_->NoteSync(*state_);
     return Status::Ok();
@@ -109,6 +110,34 @@ Status FaultEnv::MaybeFail(FaultOp op, const std::string& path, size_t* short_by
       std::string("injected ") + kOpNames[static_cast<int>(op)] + " failure on " + path;
   return rule_.code == StatusCode::kNoSpace ? Status::NoSpace(what + ": No space left on device")
                                             : Status::IOError(what + ": Input/output error");
+}
+
+void FaultEnv::HoldSyncs(std::string path_part) {
+  std::lock_guard lk(hold_mu_);
+  hold_part_ = std::move(path_part);
+}
+
+void FaultEnv::ReleaseSyncs() {
+  {
+    std::lock_guard lk(hold_mu_);
+    hold_part_.clear();
+  }
+  hold_cv_.notify_all();
+}
+
+bool FaultEnv::WaitUntilHeld(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(hold_mu_);
+  return hold_cv_.wait_for(lk, timeout, [&] { return held_ > 0; });
+}
+
+void FaultEnv::MaybeHold(const std::string& path) {
+  std::unique_lock lk(hold_mu_);
+  auto holds = [&] { return !hold_part_.empty() && path.find(hold_part_) != std::string::npos; };
+  if (!holds()) return;
+  ++held_;
+  hold_cv_.notify_all();
+  hold_cv_.wait(lk, [&] { return !holds(); });
+  --held_;
 }
 
 void FaultEnv::NoteWrite(FileState& st, uint64_t end) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +37,13 @@ class FaultEnv final : public Env {
   // Number of operations seen so far of each kind.
   int count(FaultOp op) const;
 
+  // Every fdatasync of a file whose path contains path_part blocks until ReleaseSyncs(): holds
+  // a writer (a snapshot, a seal) in the middle of its work while the test acts.
+  void HoldSyncs(std::string path_part);
+  void ReleaseSyncs();
+  // Waits until a sync is being held; false after `timeout`.
+  bool WaitUntilHeld(std::chrono::milliseconds timeout);
+
   // Simulates power loss: every file written through this env is cut back to its last synced
   // length, plus `keep_unsynced` bytes of what followed (a torn write), when keep_unsynced > 0.
   // Call only when no Log is using the files.
@@ -62,6 +71,8 @@ class FaultEnv final : public Env {
   void NoteWrite(FileState& st, uint64_t end);
   void NoteSync(FileState& st);
   void NoteTruncate(FileState& st, uint64_t size);
+  // Called by a file's Sync: blocks while HoldSyncs matches path.
+  void MaybeHold(const std::string& path);
 
  private:
   struct Rule {
@@ -80,6 +91,11 @@ class FaultEnv final : public Env {
   std::map<FaultOp, int> counts_;
   std::map<std::string, std::shared_ptr<FileState>> files_;  // by current path
   std::atomic<int> failures_{0};
+
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  std::string hold_part_;  // GUARDED_BY(hold_mu_); empty: nothing held
+  int held_ = 0;           // GUARDED_BY(hold_mu_): syncs blocked right now
 };
 
 }  // namespace orderlog::testing
