@@ -786,13 +786,8 @@ class Checker {
   void ReserveStreams() {
     uint64_t bound = 0;
     for (size_t i = 0; i < bases_.size(); ++i) {
-      auto idx = env_->Open(JoinPath(dir_, IndexFileName(bases_[i])), OpenMode::kReadOnly);
-      char head[f::kIndexHeaderSize];
-      size_t got = 0;
-      if (idx.ok() && (*idx)->ReadAt(0, sizeof(head), head, &got).ok() && got == sizeof(head)) {
-        uint32_t started;
-        std::memcpy(&started, head + 32, sizeof(started));
-        bound += started;
+      if (auto started = ReadIndexNewStreams(env_, JoinPath(dir_, IndexFileName(bases_[i])))) {
+        bound += *started;
       } else {
         bound += files_[i]->Size().ok() ? *files_[i]->Size() / f::kRecordHeaderSize : 0;
       }

@@ -70,6 +70,7 @@ inline constexpr size_t kRecordHeaderSize = 40;
 inline constexpr size_t kFooterSize = 40;
 inline constexpr size_t kFooterChecksummed = 32;
 inline constexpr size_t kIndexHeaderSize = 40;
+inline constexpr size_t kIdxNewStreams = 32;  // u32: streams whose first event is in the segment
 
 // Offsets of the record header fields.
 inline constexpr size_t kRecChecksum = 0;

@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "engine/checksum.h"
-#include "engine/coding.h"
 #include "engine/log.h"
 #include "engine/log_internal.h"
 #include "engine/segment.h"
@@ -55,13 +54,7 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
   // active segment adds at most one per record), so loading millions of streams never rehashes.
   uint64_t stream_bound = 0;
   for (Position base : bases) {
-    auto idx = env->Open(JoinPath(dir, IndexFileName(base)), OpenMode::kReadOnly);
-    if (!idx.ok()) continue;
-    char head[f::kIndexHeaderSize];
-    size_t got = 0;
-    if ((*idx)->ReadAt(0, sizeof(head), head, &got).ok() && got == sizeof(head)) {
-      stream_bound += coding::Get<uint32_t>(head + 32);
-    }
+    stream_bound += ReadIndexNewStreams(env, JoinPath(dir, IndexFileName(base))).value_or(0);
   }
   log->streams_.Reserve(stream_bound);
 

@@ -58,7 +58,7 @@ Status DecodeSegmentIndex(std::string_view bytes, const std::string& file, Posit
   if (n != expected_count) return bad(24, "record count differs from the segment footer");
   size_t p = f::kIndexHeaderSize;
   if (n > (body - p) / 12) return bad(p, "record arrays overrun the file");
-  const uint32_t new_streams = Get<uint32_t>(bytes.data() + 32);
+  const uint32_t new_streams = Get<uint32_t>(bytes.data() + f::kIdxNewStreams);
   const size_t arrays = p;
   p += n * 12;
   // Filled in place (a caller checking segment after segment reuses the memory), emptied again
@@ -94,13 +94,26 @@ Status DecodeSegmentIndex(std::string_view bytes, const std::string& file, Posit
   const auto* prev_bytes = bytes.data() + arrays + n * 4;
   uint64_t firsts = 0;
   for (uint64_t i = 0; i < n; ++i) firsts += Get<uint64_t>(prev_bytes + i * 8) == 0;
-  if (firsts != new_streams) return bad(32, "new-stream count does not match the links");
+  if (firsts != new_streams) {
+    return bad(f::kIdxNewStreams, "new-stream count does not match the links");
+  }
   offsets->resize(n);
   prevs->resize(n);
   std::memcpy(offsets->data(), bytes.data() + arrays, n * 4);
   std::memcpy(prevs->data(), bytes.data() + arrays + n * 4, n * 8);
   guard.valid = true;
   return Status::Ok();
+}
+
+std::optional<uint32_t> ReadIndexNewStreams(Env* env, const std::string& path) {
+  auto file = env->Open(path, OpenMode::kReadOnly);
+  if (!file.ok()) return std::nullopt;
+  char head[f::kIndexHeaderSize];
+  size_t got = 0;
+  if (!(*file)->ReadAt(0, sizeof(head), head, &got).ok() || got != sizeof(head)) {
+    return std::nullopt;
+  }
+  return Get<uint32_t>(head + f::kIdxNewStreams);
 }
 
 }  // namespace orderlog

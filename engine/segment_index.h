@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/env.h"
 #include "engine/status.h"
 #include "engine/types.h"
 
@@ -29,5 +31,9 @@ std::string EncodeSegmentIndex(Position base, const std::vector<uint32_t>& offse
 Status DecodeSegmentIndex(std::string_view bytes, const std::string& file, Position expected_base,
                           uint64_t expected_count, std::vector<uint32_t>* offsets,
                           std::vector<uint64_t>* prevs, std::vector<SegmentStreamEntry>* streams);
+
+// The number of streams whose first event is in the segment, from the header of its .idx at
+// path (unverified: a bound for sizing a stream table); nullopt if it cannot be read.
+std::optional<uint32_t> ReadIndexNewStreams(Env* env, const std::string& path);
 
 }  // namespace orderlog
