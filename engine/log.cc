@@ -43,6 +43,27 @@ int64_t NowMs() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// One step of a short busy-wait: tells the core it is spinning (no memory-order speculation to
+// unwind, the sibling hyper-thread gets the pipeline).
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// queue_mu_ is held for tens of nanoseconds at a time (one enqueue, or the writer's swap), so a
+// thread that finds it taken tries again for a moment before it sleeps in the kernel: a glibc
+// mutex sleeps at once, and then every unlock by the other side is a futex wake system call.
+std::unique_lock<std::mutex> LockBriefly(std::mutex& mu) {
+  for (int i = 0; i < 64; ++i) {
+    if (mu.try_lock()) return std::unique_lock(mu, std::adopt_lock);
+    CpuRelax();
+  }
+  return std::unique_lock(mu);
+}
 }  // namespace
 
 Log::Log(std::string dir, const LogOptions& options)
@@ -65,7 +86,7 @@ void Log::AppendAsync(const AppendView& request, AppendCallback done) {
   // Hashed here, outside the lock and off the writer thread, which has the least time to spare.
   const uint64_t hash = StreamTable::Hash(request.stream);
   {
-    std::unique_lock lk(queue_mu_);
+    std::unique_lock lk = LockBriefly(queue_mu_);
     if (options_.read_only || stopping_) {
       lk.unlock();
       done(options_.read_only ? Status::ReadOnly("the log was opened read-only")
@@ -89,15 +110,6 @@ void Log::AppendAsync(const AppendView& request, AppendCallback done) {
 }
 
 namespace {
-// One step of a short busy-wait: tells the core it is spinning (no memory-order speculation to
-// unwind, the sibling hyper-thread gets the pipeline).
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 // Completion state for a blocking call waiting on the writer thread.
 template <typename T>
@@ -247,7 +259,7 @@ void Log::WriterLoop() {
     // Poll before sleeping (see queue_filled_): ~20 us, a fraction of a small fdatasync.
     for (int i = 0; i < 2000 && !queue_filled_.load(std::memory_order_relaxed); ++i) CpuRelax();
     {
-      std::unique_lock lk(queue_mu_);
+      std::unique_lock lk = LockBriefly(queue_mu_);
       queue_cv_.wait(lk, [&] {
         return !queue_.empty() || sync_progress_ || (stopping_ && inflight_.empty());
       });
@@ -316,9 +328,18 @@ void Log::SyncerLoop() {
   }
 }
 
-void Log::SyncTo(File& file, uint64_t target) {
+Status Log::TimedSync(File& file) {
+  const auto t0 = std::chrono::steady_clock::now();
   Status s = file.Sync();
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  fsync_micros_.fetch_add(static_cast<uint64_t>(us.count()), std::memory_order_relaxed);
+  return s;
+}
+
+void Log::SyncTo(File& file, uint64_t target) {
+  Status s = TimedSync(file);
   if (!s.ok()) {
     Fail(s);
     return;
@@ -579,8 +600,7 @@ Status Log::SealActive() {
 
 void Log::FinishSeal(const PendingSeal& seal) {
   if (failed_.load(std::memory_order_acquire)) return;
-  Status s = seal.sealed->file->Sync();
-  fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  Status s = TimedSync(*seal.sealed->file);
   if (s.ok()) s = env_->Rename(seal.next_pending_path, seal.next_path);
   if (s.ok()) s = env_->SyncDir(dir_);
   if (!s.ok()) {
@@ -862,6 +882,7 @@ LogStats Log::Stats() const {
   s.appended_events = appended_events_.load(std::memory_order_relaxed);
   s.appended_bytes = appended_bytes_.load(std::memory_order_relaxed);
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
+  s.fsync_micros = fsync_micros_.load(std::memory_order_relaxed);
   s.index_write_failures = index_write_failures_.load(std::memory_order_relaxed);
   std::shared_lock lk(index_mu_);
   s.streams = streams_.size();

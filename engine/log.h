@@ -91,6 +91,7 @@ struct LogStats {
   uint64_t appended_events = 0;     // since open
   uint64_t appended_bytes = 0;      // since open
   uint64_t fsyncs = 0;              // since open
+  uint64_t fsync_micros = 0;        // since open: time spent in those fdatasync calls
   // .idx files the indexer could not write (not fatal: the next open rebuilds them).
   uint64_t index_write_failures = 0;
 };
@@ -164,6 +165,8 @@ class Log {
   void RequestSync(uint64_t target, bool wake);
   // fdatasync of file, then durable_ = max(durable_, target); a failure fails the log.
   void SyncTo(File& file, uint64_t target);
+  // file.Sync(), counted and timed in fsyncs_ and fsync_micros_.
+  Status TimedSync(File& file);
   bool FlushPending();
   // Publishes one record to the in-memory index; caller holds index_mu_ exclusively (or is Open).
   void IndexRecord(Segment& seg, StreamState* st, Position pos, StreamVersion version,
@@ -246,6 +249,7 @@ class Log {
   std::atomic<uint64_t> appended_events_{0};
   std::atomic<uint64_t> appended_bytes_{0};
   std::atomic<uint64_t> fsyncs_{0};
+  std::atomic<uint64_t> fsync_micros_{0};
 
   // Writes the .idx files of sealed segments off the append path.
   std::mutex indexer_mu_;

@@ -15,7 +15,7 @@ void Histogram::Observe(double seconds) {
 void Histogram::Render(std::string* out, const std::string& name, const std::string& labels) const {
   const std::string sep = labels.empty() ? "" : ",";
   uint64_t cumulative = 0;
-  char buf[256];
+  char buf[512];
   for (size_t i = 0; i <= kBounds.size(); ++i) {
     cumulative += buckets_[i].load(std::memory_order_relaxed);
     if (i < kBounds.size()) {
@@ -61,6 +61,11 @@ std::string Metrics::Render(const Gauges& g) const {
   counter("orderlog_bytes_appended_total", "Bytes appended to the log since start.",
           g.log.appended_bytes);
   counter("orderlog_fsyncs_total", "fdatasync calls on the log since start.", g.log.fsyncs);
+  std::snprintf(buf, sizeof(buf), "# HELP %s %s\n# TYPE %s counter\n%s %.6f\n",
+                "orderlog_fsync_seconds_total", "Time spent in those fdatasync calls.",
+                "orderlog_fsync_seconds_total", "orderlog_fsync_seconds_total",
+                static_cast<double>(g.log.fsync_micros) / 1e6);
+  out += buf;
   out +=
       "# HELP orderlog_append_duration_seconds Time from submitting an append to its "
       "acknowledgement (group commit included).\n# TYPE orderlog_append_duration_seconds "

@@ -274,7 +274,8 @@ TEST_F(E2eTest, HealthAndMetrics) {
   EXPECT_EQ(r.header("content-type"), "text/plain; version=0.0.4");
   for (const char* name :
        {"orderlog_events_appended_total 1", "orderlog_bytes_appended_total",
-        "orderlog_fsyncs_total", "orderlog_append_duration_seconds_bucket",
+        "orderlog_fsyncs_total", "orderlog_fsync_seconds_total",
+        "orderlog_append_duration_seconds_bucket",
         "orderlog_http_requests_total{route=\"/orders/\",method=\"POST\",code=\"201\"} 1",
         "orderlog_http_request_duration_seconds_bucket", "orderlog_log_position 1",
         "orderlog_orders 1", "orderlog_replay_duration_seconds", "orderlog_snapshot_position"}) {
