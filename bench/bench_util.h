@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/format.h"
+
 namespace orderlog::bench {
 
 // Where benchmarks put their data: $ORDERLOG_BENCH_DIR, else /var/tmp/orderlog-bench (a real
@@ -20,6 +22,12 @@ inline std::string BenchRoot() {
   std::string root = env != nullptr ? env : "/var/tmp/orderlog-bench";
   std::filesystem::create_directories(root);
   return root;
+}
+
+// Where a log built once and kept for later runs lives: named with the on-disk format version, so
+// a change of format builds it again instead of failing to open it.
+inline std::string KeptLogDir(const std::string& name) {
+  return BenchRoot() + "/" + name + "-format" + std::to_string(format::kFormatVersion);
 }
 
 // A fresh, empty directory under BenchRoot().

@@ -27,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 // has at most 3), 100 k customers, 1 k products, creates and changes interleaved. Ends with a
 // snapshot. Built once under BenchRoot().
 std::string BuildOrderLog(uint64_t events) {
-  const std::string dir = BenchRoot() + "/orders-" + std::to_string(events);
+  const std::string dir = KeptLogDir("orders-" + std::to_string(events));
   if (std::filesystem::exists(dir + "/COMPLETE")) return dir;
   std::filesystem::remove_all(dir);
   {

@@ -101,8 +101,8 @@ def fmt(v, unit="", digits=1):
     return f"{v:.{digits}f}{unit}"
 
 
-def engine_blocking(mode, threads, payload=100):
-    return rf"^BM_AppendBlocking/payload:{payload}/durability:{mode}/.*threads:{threads}$"
+def engine_blocking(mode, threads, payload=100, prealloc=1):
+    return rf"^BM_AppendBlocking/payload:{payload}/durability:{mode}/prealloc:{prealloc}/.*threads:{threads}$"
 
 
 def peer_threads(peer, sync, threads):
@@ -192,6 +192,19 @@ def main():
         L.append("")
         L.append(f"One fdatasync here is {fsync_us:.0f} µs (BM_Fdatasync, alone); the last column is the "
                  "engine's own fdatasync calls during that run.")
+    L.append("")
+    L.append("Preallocated (zero-filled) segments, as the server runs the log, against segments that are "
+             "ordinary growing files (`LogOptions::preallocate`):")
+    L.append("")
+    L.append("| appenders | preallocated | p50 | p99 | mean fdatasync | ordinary files | p50 | p99 | mean fdatasync |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for t in (1, 8, 64):
+        cells = []
+        for pre in (1, 0):
+            name = engine_blocking(SYNC, t, prealloc=pre)
+            cells += [fmt_rate(r.rate(name))] + [fmt(r.counter(name, c), " µs", 0)
+                                                 for c in ("p50_us", "p99_us", "fsync_us")]
+        L.append(f"| {t} | " + " | ".join(cells) + " |")
     L.append("")
 
     # ---- domain

@@ -534,6 +534,7 @@ class SegmentChecker {
                    uint64_t end, bool active, XXH3_state_t* hash, const Position& expect,
                    OnRecord&& on_record, Flush&& flush) {
     int regrow = 0;
+    int rewritten = 0;
     for (bool first = true;; first = false) {
       SegmentReader reader(file.get(), start, end);
       reader.UseBuffer(&read_buf_);
@@ -551,27 +552,37 @@ class SegmentChecker {
       }
       const uint64_t bad = reader.offset();
       const char* why = reader.why();
-      auto found = FindValidRecordAfter(*file, bad + 1, end, Position(0));
-      const std::optional<uint64_t> later = found.ok() ? *found : std::nullopt;
+      // In a sealed segment, damage is damage. At the end of the active one it may be writes a
+      // crash cut short, even with valid records after it (unsynced pages land in any order),
+      // unless one of those was written when the damaged record was already durable (its
+      // durable gap says so); the zeros of a preallocated segment's unwritten space are no damage.
+      auto found = ScanAfterDamage(*file, bad, end, Position(0), active ? expect : Position(0));
+      if (active && found.ok() && found->valid == bad && ++rewritten < 1000) {
+        start = bad;  // written since the reader looked (a preallocated segment does not grow)
+        continue;
+      }
+      const std::optional<uint64_t> later = !found.ok() ? std::nullopt
+                                            : active    ? found->proof
+                                                        : found->valid;
       if (later) {
         Problem(path, bad,
                 std::string(why) + "; " + std::to_string(*later - bad) +
-                    " bytes skipped, a valid record follows at offset " + std::to_string(*later),
+                    " bytes skipped, a valid record follows at offset " + std::to_string(*later) +
+                    (active ? ", written after this one was durable" : ""),
                 expect.value);
         start = *later;
         continue;
       }
       if (active) {
+        if (found.ok() && found->zeros) return false;  // unwritten space, not a torn tail
         // The end of the active segment. A server may be writing it right now: look again.
         if (regrow < 3) {
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
           auto size = file->Size();
-          if (size.ok() && *size > end) {
-            ++regrow;
-            start = bad;
-            end = *size;
-            continue;
-          }
+          ++regrow;
+          start = bad;
+          if (size.ok()) end = std::max(end, *size);
+          continue;
         }
         res_->torn_tail = true;
         res_->torn_offset = bad;

@@ -108,6 +108,7 @@ bool LogCursor::Refresh() {
 }
 
 LogCursor::Next LogCursor::Read(RecordView* rec) {
+  bool reread = false;
   for (;;) {
     if (!problem_.ok()) return Next::kProblem;
     if (!file_) {  // an empty log: has its first segment appeared?
@@ -142,6 +143,13 @@ LogCursor::Next LogCursor::Read(RecordView* rec) {
       continue;
     }
     if (Refresh()) continue;  // it grew, or was sealed, since we last looked
+    if (r != SegmentReader::Next::kEnd && !sealed_ && !reread) {
+      // A preallocated segment does not grow: what the reader saw as zeros (unwritten space) or
+      // a record half-written may be whole now. Read it again, once per call.
+      reread = true;
+      reader_ = std::make_unique<SegmentReader>(file_.get(), next_off_, end_);
+      continue;
+    }
     if (r == SegmentReader::Next::kEnd) {
       tail_bad_ = 0;
       if (!next_exists) return Next::kEnd;
@@ -152,7 +160,12 @@ LogCursor::Next LogCursor::Read(RecordView* rec) {
       problem_ = CorruptionAt(path_, reader_->offset(), reader_->why());
       return Next::kProblem;
     }
-    tail_bad_ = end_ - reader_->offset();
+    // Zeros are the unwritten space of a preallocated segment, not a torn record.
+    std::string head(f::kRecordHeaderSize, '\0');
+    size_t got = 0;
+    const bool zeros = file_->ReadAt(reader_->offset(), head.size(), head.data(), &got).ok() &&
+                       head.find_first_not_of('\0') == std::string::npos;
+    tail_bad_ = zeros ? 0 : end_ - reader_->offset();
     tail_why_ = reader_->why();
     return Next::kEnd;
   }

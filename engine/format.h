@@ -20,7 +20,7 @@
 //   16 8  base position: position of the first record in the file
 //   24 8  XXH3-64 of bytes 0..24
 //
-// Record (40-byte header, then stream id, then payload; no padding):
+// Record (44-byte header, then stream id, then payload; no padding):
 //   0  8  checksum: XXH3-64 of bytes 8..length (every other header field, stream id, payload)
 //   8  4  length: the whole record, header included
 //   12 2  type (opaque to the engine)
@@ -28,7 +28,10 @@
 //   16 8  position
 //   24 8  stream version
 //   32 8  timestamp, Unix epoch milliseconds (signed)
-//   40 .. stream id, then payload (length - 40 - stream id length bytes)
+//   40 4  durable gap g: when the record was written, every position <= position - g was
+//         already durable (fdatasynced); 2^32-1 (kNoDurableClaim): nothing is claimed. Recovery
+//         uses it to tell a torn tail from damage (docs/log-format.md, "Recovery").
+//   44 .. stream id, then payload (length - 44 - stream id length bytes)
 //
 // Segment footer (40 bytes, the last bytes of a sealed segment):
 //   0  8  magic "OLOGEND\0"
@@ -58,7 +61,7 @@
 
 namespace orderlog::format {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;  // 2: the record's durable gap
 
 inline constexpr char kSegmentMagic[8] = {'O', 'L', 'O', 'G', 'S', 'E', 'G', '\0'};
 inline constexpr char kFooterMagic[8] = {'O', 'L', 'O', 'G', 'E', 'N', 'D', '\0'};
@@ -66,7 +69,7 @@ inline constexpr char kIndexMagic[8] = {'O', 'L', 'O', 'G', 'I', 'D', 'X', '\0'}
 
 inline constexpr size_t kSegmentHeaderSize = 32;
 inline constexpr size_t kSegmentHeaderChecksummed = 24;
-inline constexpr size_t kRecordHeaderSize = 40;
+inline constexpr size_t kRecordHeaderSize = 44;
 inline constexpr size_t kFooterSize = 40;
 inline constexpr size_t kFooterChecksummed = 32;
 inline constexpr size_t kIndexHeaderSize = 40;
@@ -80,6 +83,8 @@ inline constexpr size_t kRecStreamLen = 14;
 inline constexpr size_t kRecPosition = 16;
 inline constexpr size_t kRecVersion = 24;
 inline constexpr size_t kRecTimestamp = 32;
+inline constexpr size_t kRecDurableGap = 40;
+inline constexpr uint32_t kNoDurableClaim = 0xFFFFFFFF;
 
 inline constexpr size_t kMaxStreamIdSize = 1024;
 inline constexpr size_t kMaxPayloadSize = 16u << 20;  // 16 MiB
@@ -96,6 +101,11 @@ inline constexpr const char* kIndexSuffix = ".idx";
 // ever acknowledged as durable).
 inline constexpr const char* kPendingSuffix = ".pending";
 inline constexpr const char* kLockFileName = "LOCK";
+// A zero-filled, fdatasynced file of segment_size bytes, prepared in the background to become
+// the next segment (LogOptions::preallocate); written as kSpareFileName + ".tmp" and renamed
+// once synced, so a file under this name is whole. Anything else ignores both names.
+inline constexpr const char* kSpareFileName = "segment.spare";
+inline constexpr const char* kSpareTempSuffix = ".tmp";
 inline constexpr int kSegmentNameDigits = 20;
 
 }  // namespace orderlog::format

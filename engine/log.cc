@@ -221,6 +221,7 @@ Status Log::Close() {
     syncer_.join();
   }
   if (indexer_.joinable()) {  // finishes the .idx files still queued (the syncer queues them)
+    spare_abort_.store(true, std::memory_order_relaxed);
     {
       std::lock_guard lk(indexer_mu_);
       indexer_stop_ = true;
@@ -367,6 +368,8 @@ void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
   flight.outcomes.resize(batch.size());
   bool barrier = false;
   const int64_t now_ms = NowMs();
+  // Recorded in each record (its durable gap): what was on disk before this batch was written.
+  const uint64_t durable_before = durable_.load(std::memory_order_acquire);
   // Assigning positions mutates the index: hold its lock, but let readers in every few hundred
   // records and never across I/O.
   constexpr int kRecordsPerLockHold = 256;
@@ -410,8 +413,10 @@ void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
     }
     const size_t rec_size = EncodedRecordSize(stream.size(), payload.size());
     Segment* seg = segments_.back().get();
+    // Full, or an ordinary file while a zero-filled spare is ready (LogOptions::preallocate).
     if (seg->count() > 0 &&
-        active_->size + active_->buf.size() + rec_size + f::kFooterSize > options_.segment_size) {
+        (active_->size + active_->buf.size() + rec_size + f::kFooterSize > options_.segment_size ||
+         (!active_->preallocated && spare_ready_.load(std::memory_order_relaxed)))) {
       lk.unlock();
       const bool rolled = FlushPending() && Roll();
       lk.lock();
@@ -438,6 +443,7 @@ void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
     rec.type = p.type;
     last_timestamp_ms_ = std::max(last_timestamp_ms_, now_ms);
     rec.timestamp_ms = last_timestamp_ms_;
+    rec.durable_before = durable_before;
     rec.stream = stream;
     rec.payload = payload;
     const uint64_t offset = active_->size + active_->buf.size();
@@ -549,9 +555,10 @@ bool Log::FlushPending() {
   {
     std::unique_lock lk(index_mu_);
     seg.end = a.size;
-    seg.file_size = a.size;
+    seg.file_size = std::max(seg.file_size, a.size);  // a preallocated file is bigger
   }
   written_ = a.buf_last;
+  MaybeRequestSpare();
   appended_events_.fetch_add(a.buf_records, std::memory_order_relaxed);
   appended_bytes_.fetch_add(a.buf.size(), std::memory_order_relaxed);
   a.buf.clear();
@@ -592,6 +599,10 @@ Status Log::SealActive() {
   footer.last_position = seg.last();
   footer.segment_checksum = XXH3_64bits_digest(a.hash.get());
   ORDERLOG_RETURN_IF_ERROR(seg.file->WriteAt(a.size, EncodeSegmentFooter(footer)));
+  // A sealed segment ends with its footer. (A crash before this truncation is durable leaves the
+  // footer inside the zeros, not at the end: open then treats the segment as the active one and
+  // cuts the footer as a torn tail, and deletes the ".pending" successor.)
+  if (a.preallocated) ORDERLOG_RETURN_IF_ERROR(seg.file->Truncate(a.size + f::kFooterSize));
   std::unique_lock lk(index_mu_);
   seg.sealed = true;
   seg.file_size = a.size + f::kFooterSize;
@@ -616,10 +627,58 @@ void Log::FinishSeal(const PendingSeal& seal) {
   indexer_cv_.notify_one();
 }
 
+// The spare is written as zeros, fdatasynced a few MiB at a time (so that no burst of 64 MiB
+// queues in front of the appends' fdatasyncs) and renamed into place once whole. A failure costs
+// nothing but the preallocation: the next segment is then an ordinary file.
+Status Log::PrepareSpare() {
+  const std::string path = JoinPath(dir_, f::kSpareFileName);
+  const std::string tmp = path + f::kSpareTempSuffix;
+  Status s = [&]() -> Status {
+    auto file = env_->Open(tmp, OpenMode::kCreate);
+    if (!file.ok()) return file.status();
+    ORDERLOG_RETURN_IF_ERROR((*file)->Truncate(0));
+    constexpr uint64_t kChunk = 1 << 20;
+    constexpr uint64_t kSyncEvery = 8 << 20;
+    const std::string zeros(kChunk, '\0');
+    for (uint64_t off = 0; off < options_.segment_size;) {
+      if (spare_abort_.load(std::memory_order_relaxed)) return Status::Closed("the log is closing");
+      const uint64_t n = std::min(kChunk, options_.segment_size - off);
+      ORDERLOG_RETURN_IF_ERROR((*file)->WriteAt(off, std::string_view(zeros.data(), n)));
+      off += n;
+      if (off % kSyncEvery == 0) ORDERLOG_RETURN_IF_ERROR((*file)->Sync());
+    }
+    ORDERLOG_RETURN_IF_ERROR((*file)->Sync());
+    return env_->Rename(tmp, path);
+  }();
+  if (!s.ok()) (void)env_->Remove(tmp);
+  return s;
+}
+
+void Log::MaybeRequestSpare() {
+  if (!preallocate_ || spare_requested_ || active_->size < options_.segment_size / 8) return;
+  spare_requested_ = true;
+  {
+    std::lock_guard lk(indexer_mu_);
+    spare_wanted_ = true;
+  }
+  indexer_cv_.notify_one();
+}
+
 void Log::IndexerLoop() {
   std::unique_lock lk(indexer_mu_);
   for (;;) {
-    indexer_cv_.wait(lk, [&] { return indexer_stop_ || !indexer_queue_.empty(); });
+    indexer_cv_.wait(lk, [&] { return indexer_stop_ || !indexer_queue_.empty() || spare_wanted_; });
+    if (indexer_queue_.empty() && !indexer_stop_) {  // spare_wanted_
+      spare_wanted_ = false;
+      lk.unlock();
+      if (PrepareSpare().ok()) {
+        spare_ready_.store(true, std::memory_order_release);
+      } else {
+        spare_failures_.fetch_add(1, std::memory_order_relaxed);
+      }
+      lk.lock();
+      continue;
+    }
     if (indexer_queue_.empty()) break;  // stopping, and nothing left to write
     Segment* seg = indexer_queue_.front();
     indexer_queue_.pop_front();
@@ -667,11 +726,28 @@ Status Log::WriteSegmentIndex(Segment& seg) {
 
 Status Log::CreateSegment(Position base, bool pending) {
   const std::string path = JoinPath(dir_, SegmentFileName(base));
-  auto file = env_->Open(pending ? path + f::kPendingSuffix : path, OpenMode::kCreate);
-  if (!file.ok()) return file.status();
+  const std::string name = pending ? path + f::kPendingSuffix : path;
+  Result<std::unique_ptr<File>> file = Status::NotFound("no spare");
+  bool preallocated = false;
+  if (spare_ready_.load(std::memory_order_acquire)) {  // the zero-filled spare becomes this segment
+    spare_ready_.store(false, std::memory_order_relaxed);
+    spare_requested_ = false;
+    if (env_->Rename(JoinPath(dir_, f::kSpareFileName), name).ok()) {
+      file = env_->Open(name, OpenMode::kReadWrite);
+      preallocated = file.ok();
+    }
+  }
+  if (!preallocated) {
+    file = env_->Open(name, OpenMode::kCreate);
+    if (!file.ok()) return file.status();
+    ORDERLOG_RETURN_IF_ERROR((*file)->Truncate(0));
+  }
   const std::string header = EncodeSegmentHeader(base);
-  ORDERLOG_RETURN_IF_ERROR((*file)->Truncate(0));
   ORDERLOG_RETURN_IF_ERROR((*file)->WriteAt(0, header));
+  // In a spare the header overwrites zeros: synced now, so that a segment that gets its name (only
+  // after this) never shows zeros where its header belongs after a power loss. (A new file has no
+  // such problem: unsynced, it is empty after a crash, and open removes it.)
+  if (preallocated && pending) ORDERLOG_RETURN_IF_ERROR((*file)->Sync());
   if (!pending) {
     ORDERLOG_RETURN_IF_ERROR((*file)->Sync());
     ORDERLOG_RETURN_IF_ERROR(env_->SyncDir(dir_));
@@ -681,10 +757,12 @@ Status Log::CreateSegment(Position base, bool pending) {
   seg->path = path;
   seg->file = std::move(file).value();
   seg->end = header.size();
-  seg->file_size = header.size();
+  seg->file_size = preallocated ? options_.segment_size : header.size();
   auto active = std::make_unique<ActiveState>();
   SegmentHashUpdate(active->hash.get(), header.data(), header.size());
   active->size = header.size();
+  active->preallocated = preallocated;
+  if (preallocated) preallocated_segments_.fetch_add(1, std::memory_order_relaxed);
   active_ = std::move(active);
   std::unique_lock lk(index_mu_);
   segments_.push_back(std::move(seg));
@@ -884,6 +962,9 @@ LogStats Log::Stats() const {
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
   s.fsync_micros = fsync_micros_.load(std::memory_order_relaxed);
   s.index_write_failures = index_write_failures_.load(std::memory_order_relaxed);
+  s.preallocated_segments = preallocated_segments_.load(std::memory_order_relaxed);
+  s.spare_failures = spare_failures_.load(std::memory_order_relaxed);
+  s.spare_ready = spare_ready_.load(std::memory_order_relaxed);
   std::shared_lock lk(index_mu_);
   s.streams = streams_.size();
   s.segments = segments_.size();

@@ -50,6 +50,13 @@ struct LogOptions {
   Durability durability = Durability::kSync;
   std::chrono::milliseconds sync_interval{10};
   uint64_t segment_size = format::kDefaultSegmentSize;
+  // Segments become zero-filled files of segment_size bytes, prepared by a background thread
+  // before they are needed, so that appending overwrites blocks the file already has and an
+  // fdatasync writes only data: no size change or block allocation to commit to the filesystem
+  // journal (a small fdatasync here: 140 us appending, 97 us into a zero-filled file). Applies to
+  // kSync and kInterval; the first segment of a new log is an ordinary file, rolled over early
+  // once the first spare is ready. Costs segment_size bytes of zeros written per segment.
+  bool preallocate = false;
   // Inspect only: take no lock, never write, report damage in open_problems() instead of failing.
   bool read_only = false;
   Env* env = nullptr;  // nullptr: Env::Default()
@@ -94,6 +101,11 @@ struct LogStats {
   uint64_t fsync_micros = 0;        // since open: time spent in those fdatasync calls
   // .idx files the indexer could not write (not fatal: the next open rebuilds them).
   uint64_t index_write_failures = 0;
+  // LogOptions::preallocate: segments started in a zero-filled spare, spares that could not be
+  // prepared (not fatal: the next segment is an ordinary file), and whether one is ready now.
+  uint64_t preallocated_segments = 0;
+  uint64_t spare_failures = 0;
+  bool spare_ready = false;
 };
 
 class Log {
@@ -179,6 +191,10 @@ class Log {
   void FinishSeal(const PendingSeal& seal);
   void IndexerLoop();
   Status WriteSegmentIndex(Segment& seg);
+  // Indexer thread: writes the zero-filled spare segment file (LogOptions::preallocate).
+  Status PrepareSpare();
+  // Writer thread: asks for a spare once the active segment is an eighth full.
+  void MaybeRequestSpare();
   // pending: created under its ".pending" name, renamed by FinishSeal (Roll); otherwise created
   // under its own name and synced with its directory before this returns.
   Status CreateSegment(Position base, bool pending);
@@ -256,6 +272,14 @@ class Log {
   std::condition_variable indexer_cv_;
   std::deque<Segment*> indexer_queue_;  // GUARDED_BY(indexer_mu_)
   bool indexer_stop_ = false;           // GUARDED_BY(indexer_mu_)
+  bool spare_wanted_ = false;           // GUARDED_BY(indexer_mu_)
+  // Preallocation (LogOptions::preallocate, in kSync/kInterval mode, writable).
+  bool preallocate_ = false;
+  bool spare_requested_ = false;          // writer thread: asked for, not yet used
+  std::atomic<bool> spare_ready_{false};  // the spare file is whole, under its final name
+  std::atomic<bool> spare_abort_{false};  // Close: stop filling
+  std::atomic<uint64_t> preallocated_segments_{0};
+  std::atomic<uint64_t> spare_failures_{0};
   std::atomic<uint64_t> index_write_failures_{0};
 
   std::thread writer_;

@@ -72,6 +72,9 @@ struct XxhStateDeleter {
 struct Log::ActiveState {
   std::unique_ptr<XXH3_state_t, XxhStateDeleter> hash{XXH3_createState()};
   uint64_t size = 0;  // bytes written to the file
+  // The file is a zero-filled spare (LogOptions::preallocate): longer than `size`, and cut to
+  // its records and footer when sealed.
+  bool preallocated = false;
   // Encoded records of the current batch not yet written, and the last position among them.
   std::string buf;
   uint64_t buf_last = 0;

@@ -19,6 +19,8 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
   }
   std::unique_ptr<Log> log(new Log(dir, options));
   Env* env = log->env_;
+  log->preallocate_ =
+      options.preallocate && !options.read_only && options.durability != Durability::kNone;
   if (options.read_only) {
     if (!env->Exists(dir)) return Status::NotFound("data directory " + dir + " does not exist");
   } else {
@@ -45,6 +47,26 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
       }
     }
     if (removed) ORDERLOG_RETURN_IF_ERROR(env->SyncDir(dir));
+    // A spare from the last run is whole under its final name (renamed once synced); one being
+    // written when it stopped is not.
+    const std::string spare = JoinPath(dir, f::kSpareFileName);
+    if (env->Exists(spare + f::kSpareTempSuffix)) {
+      ORDERLOG_RETURN_IF_ERROR(env->Remove(spare + f::kSpareTempSuffix));
+    }
+    if (env->Exists(spare)) {
+      bool usable = false;
+      if (log->preallocate_) {
+        auto file = env->Open(spare, OpenMode::kReadOnly);
+        auto size = file.ok() ? (*file)->Size() : Result<uint64_t>(file.status());
+        usable = size.ok() && *size == options.segment_size;
+      }
+      if (usable) {
+        log->spare_ready_.store(true);
+        log->spare_requested_ = true;
+      } else {
+        ORDERLOG_RETURN_IF_ERROR(env->Remove(spare));
+      }
+    }
   }
   auto listed = ListSegmentFiles(env, dir);
   if (!listed.ok()) return listed.status();
@@ -272,21 +294,27 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
   RecordView rec;
   Position next = seg->base;
   uint64_t good_end = f::kSegmentHeaderSize;
+  bool zero_tail = false;  // only zeros after the records
   for (;;) {
     const auto r = reader.Read(&rec);
     if (r == SegmentReader::Next::kEnd) break;
     if (r != SegmentReader::Next::kRecord) {
       if (!reader.io_status().ok()) return reader.io_status();
-      auto later = FindValidRecordAfter(*seg->file, reader.offset() + 1, size, next.prev());
-      if (!later.ok()) return later.status();
-      if (*later) {
-        Status bad =
-            CorruptionAt(seg->path, reader.offset(),
-                         std::string(reader.why()) + ", yet a valid record follows at offset " +
-                             std::to_string(**later));
+      // Damage, or the end of what a crash let reach the disk? Writes that were never synced can
+      // land in any order (whole pages of a batch missing before pages that made it), so a valid
+      // record after the damage proves nothing by itself; one written when the damaged record
+      // was already durable does: that record had been acknowledged.
+      auto after = ScanAfterDamage(*seg->file, reader.offset(), size, next.prev(), next);
+      if (!after.ok()) return after.status();
+      if (after->proof) {
+        Status bad = CorruptionAt(seg->path, reader.offset(),
+                                  std::string(reader.why()) + ", yet the record at offset " +
+                                      std::to_string(*after->proof) +
+                                      " was written after this one was durable");
         if (!options_.read_only) return bad;
         open_problems_.push_back(bad);
       }
+      zero_tail = after->zeros;
       break;  // a torn tail: cut below
     }
     if (rec.position != next) {
@@ -305,12 +333,18 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
     good_end = reader.next_offset();
     last_timestamp_ms_ = std::max(last_timestamp_ms_, rec.timestamp_ms);
   }
-  if (good_end < size && !options_.read_only) {
+  // A spare that became this segment (LogOptions::preallocate) keeps its zeros, to be written
+  // over; any other tail is cut.
+  const bool keep_zeros = zero_tail && preallocate_ && size == options_.segment_size;
+  if (good_end < size && !options_.read_only && !keep_zeros) {
     ORDERLOG_RETURN_IF_ERROR(seg->file->Truncate(good_end));
-    ORDERLOG_RETURN_IF_ERROR(seg->file->Sync());
   }
+  // What was recovered counts as durable from now on (records written later say so in their
+  // durable gap), so it must be: after a crash of the process alone it may still be only in the
+  // page cache.
+  if (!options_.read_only) ORDERLOG_RETURN_IF_ERROR(seg->file->Sync());
   seg->end = good_end;
-  seg->file_size = options_.read_only ? size : good_end;
+  seg->file_size = options_.read_only || keep_zeros ? size : good_end;
 
   // The running checksum of the segment, for its footer when it is sealed.
   std::string buf;
@@ -324,6 +358,7 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
     off += got;
   }
   active->size = good_end;
+  active->preallocated = keep_zeros;
   std::unique_lock lk(index_mu_);
   segments_.push_back(std::move(seg));
   return Status::Ok();

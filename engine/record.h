@@ -18,6 +18,10 @@ struct RecordView {
   std::string_view stream;
   std::string_view payload;
   uint32_t length = 0;  // whole record, header included
+  // Every position up to this one was durable when the record was written. Set by the writer;
+  // 0 claims nothing (nor does a distance to position of 2^32-1 or more, which is stored as
+  // format::kNoDurableClaim).
+  uint64_t durable_before = 0;
 
   Event ToEvent() const {
     return Event{position, version, type, timestamp_ms, std::string(stream), std::string(payload)};

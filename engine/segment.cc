@@ -63,20 +63,60 @@ Status CorruptionAt(const std::string& file, uint64_t offset, const std::string&
   return Status::Corruption(file + " offset " + std::to_string(offset) + ": " + why);
 }
 
-Result<std::optional<uint64_t>> FindValidRecordAfter(const File& file, uint64_t from, uint64_t end,
-                                                     Position after) {
-  if (from >= end) return std::optional<uint64_t>();
+namespace {
+// Index of the first non-zero byte of p[from, n), or n.
+size_t NextNonZero(const char* p, size_t from, size_t n) {
+  size_t i = from;
+  for (; i < n && (i & 7) != 0; ++i) {
+    if (p[i] != 0) return i;
+  }
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (w != 0) break;
+  }
+  for (; i < n; ++i) {
+    if (p[i] != 0) return i;
+  }
+  return n;
+}
+}  // namespace
+
+Result<AfterDamage> ScanAfterDamage(const File& file, uint64_t from, uint64_t end, Position after,
+                                    Position damaged) {
+  AfterDamage out;
+  if (from >= end) {
+    out.zeros = true;
+    return out;
+  }
   std::string buf(end - from, '\0');
   size_t got = 0;
   ORDERLOG_RETURN_IF_ERROR(file.ReadAt(from, buf.size(), buf.data(), &got));
-  for (size_t i = 0; i + f::kRecordHeaderSize <= got; ++i) {
-    RecordView rec;
-    if (DecodeRecord(buf.data() + i, got - i, &rec).outcome == DecodeOutcome::kOk &&
-        rec.position > after) {
-      return std::optional<uint64_t>(from + i);
+  const char* p = buf.data();
+  out.zeros = NextNonZero(p, 0, got) == got;
+  for (size_t i = 0; i + f::kRecordHeaderSize <= got;) {
+    // A record's length field (bytes 8..12) is never zero: no record starts more than 11 bytes
+    // before the next non-zero byte, so runs of zeros (a spare's unwritten space) are skipped.
+    const size_t nz = NextNonZero(p, i, got);
+    if (nz == got) break;
+    if (nz > i + 11) {
+      i = nz - 11;
+      continue;
     }
+    RecordView rec;
+    if (DecodeRecord(p + i, got - i, &rec).outcome == DecodeOutcome::kOk && rec.position > after) {
+      if (!out.valid) out.valid = from + i;
+      if (damaged.value == 0) break;
+      if (rec.durable_before >= damaged.value) {
+        out.proof = from + i;
+        break;
+      }
+      i += rec.length;
+      continue;
+    }
+    ++i;
   }
-  return std::optional<uint64_t>();
+  return out;
 }
 
 std::string EncodeSegmentHeader(Position base) {

@@ -25,10 +25,19 @@ Result<std::vector<Position>> ListSegmentFiles(Env* env, const std::string& dir)
 
 // "<file> offset <n>: <why>": how every corruption is reported (tools parse it back).
 Status CorruptionAt(const std::string& file, uint64_t offset, const std::string& why);
-// Offset of the first valid record in [from, end) whose position is after `after`, if any: tells
-// a torn tail (nothing valid follows the damage) from corruption, and resyncs a check.
-Result<std::optional<uint64_t>> FindValidRecordAfter(const File& file, uint64_t from, uint64_t end,
-                                                     Position after);
+// What follows a record that does not decode, at `from`, up to `end`: tells a torn tail from
+// corruption, and resyncs a check.
+struct AfterDamage {
+  bool zeros = false;  // every byte of [from, end) is zero (unwritten space, as in a spare)
+  // The first valid record whose position is after `after`.
+  std::optional<uint64_t> valid;
+  // The first valid record (position after `after`) that was written when `damaged` was already
+  // durable (its durable gap says so): the damaged record had been acknowledged, so the damage is
+  // corruption, not a write the crash cut short. Only looked for when damaged > 0.
+  std::optional<uint64_t> proof;
+};
+Result<AfterDamage> ScanAfterDamage(const File& file, uint64_t from, uint64_t end, Position after,
+                                    Position damaged);
 
 std::string EncodeSegmentHeader(Position base);
 // Verifies magic, version and checksum. `file` names the file in the error.

@@ -23,41 +23,62 @@ TEST(FormatGoldenTest, Record) {
   rec.timestamp_ms = 1'795'000'000'123;
   rec.stream = "order-1";
   rec.payload = "hi";
+  rec.durable_before = Position(0x0102030405060700).value;
   std::string out;
   EncodeRecord(&out, rec);
-  ASSERT_EQ(out.size(), 49u);
+  ASSERT_EQ(out.size(), 53u);
   const std::string body =
-      "31000000"          // length 49
+      "35000000"          // length 53
       "0200"              // type 2
       "0700"              // stream id length 7
       "0807060504030201"  // position
       "0300000000000000"  // stream version 3
       "7b5e56eea1010000"  // timestamp 1795000000123 ms
+      "08000000"          // durable gap 8: positions up to 0x0102030405060700 were durable
       "6f726465722d31"    // "order-1"
       "6869";             // "hi"
   EXPECT_EQ(ToHex(out.substr(8)), body);
   EXPECT_EQ(ToHex(out.substr(0, 8)), ToHex(Le64(XXH3_64bits(out.data() + 8, out.size() - 8))));
-  EXPECT_EQ(ToHex(out.substr(0, 8)), "031ecd7ec085b9bf");  // the checksum itself, pinned
+  EXPECT_EQ(ToHex(out.substr(0, 8)), "96a451065ca679bf");  // the checksum itself, pinned
 
   RecordView back;
   ASSERT_EQ(DecodeRecord(out.data(), out.size(), &back).outcome, DecodeOutcome::kOk);
   EXPECT_EQ(back.position, rec.position);
   EXPECT_EQ(back.stream, "order-1");
   EXPECT_EQ(back.payload, "hi");
+  EXPECT_EQ(back.durable_before, rec.durable_before);
   EXPECT_EQ(DecodeRecord(out.data(), out.size() - 1, &back).outcome, DecodeOutcome::kTruncated);
-  out[45] ^= 1;
+  out[49] ^= 1;
   EXPECT_EQ(DecodeRecord(out.data(), out.size(), &back).outcome, DecodeOutcome::kBad);
+}
+
+// The durable gap is a u32: a distance that does not fit claims nothing, never more than is true.
+TEST(FormatGoldenTest, ARecordsDurableGapNeverClaimsMoreThanTheWriterKnew) {
+  RecordView rec;
+  rec.position = Position(10'000'000'000);
+  rec.version = StreamVersion(1);
+  rec.stream = "s";
+  for (uint64_t durable : {uint64_t{0}, uint64_t{5}, uint64_t{9'999'999'999}}) {
+    rec.durable_before = durable;
+    std::string out;
+    EncodeRecord(&out, rec);
+    RecordView back;
+    ASSERT_EQ(DecodeRecord(out.data(), out.size(), &back).outcome, DecodeOutcome::kOk);
+    EXPECT_EQ(back.durable_before, durable == 9'999'999'999 ? durable : 0) << durable;
+    EXPECT_EQ(ToHex(out.substr(format::kRecDurableGap, 4)),
+              durable == 9'999'999'999 ? "01000000" : "ffffffff");
+  }
 }
 
 TEST(FormatGoldenTest, SegmentHeader) {
   const std::string h = EncodeSegmentHeader(Position(42));
   EXPECT_EQ(ToHex(h.substr(0, 24)),
             "4f4c4f4753454700"    // "OLOGSEG\0"
-            "01000000"            // format version 1
+            "02000000"            // format version 2
             "00000000"            // flags
             "2a00000000000000");  // base position 42
   EXPECT_EQ(h.substr(24), Le64(XXH3_64bits(h.data(), 24)));
-  EXPECT_EQ(ToHex(h.substr(24)), "8a8fde7a57c602a1");
+  EXPECT_EQ(ToHex(h.substr(24)), "d439490863ab398c");
   auto base = DecodeSegmentHeader(h, "f");
   ASSERT_TRUE(base.ok());
   EXPECT_EQ(*base, Position(42));
@@ -84,7 +105,7 @@ TEST(FormatGoldenTest, SegmentIndex) {
       EncodeSegmentIndex(Position(7), {32, 81}, {0, 7}, {{"ab", Position(8), 2}});
   EXPECT_EQ(ToHex(idx.substr(0, idx.size() - 8)),
             "4f4c4f4749445800"                  // "OLOGIDX\0"
-            "01000000"                          // version
+            "02000000"                          // version
             "01000000"                          // 1 stream
             "0700000000000000"                  // base 7
             "0200000000000000"                  // 2 records

@@ -1,8 +1,10 @@
 #include "tests/support/fault_env.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace orderlog::testing {
 
@@ -18,11 +20,13 @@ class FaultFile final : public File {
     Status s = env_->MaybeFail(FaultOp::kWrite, path(), &short_bytes);
     if (!s.ok()) {
       const size_t n = std::min(short_bytes, data.size());
+      if (n > 0) env_->NoteOverwrite(*state_, *base_, offset, n);
       if (n > 0 && base_->WriteAt(offset, data.substr(0, n)).ok()) {
         env_->NoteWrite(*state_, offset + n);
       }
       return s;
     }
+    env_->NoteOverwrite(*state_, *base_, offset, data.size());
     ORDERLOG_RETURN_IF_ERROR(base_->WriteAt(offset, data));
     env_->NoteWrite(*state_, offset + data.size());
     return Status::Ok();
@@ -145,15 +149,34 @@ void FaultEnv::NoteWrite(FileState& st, uint64_t end) {
   st.size = std::max(st.size, end);
 }
 
+void FaultEnv::NoteOverwrite(FileState& st, const File& file, uint64_t offset, size_t n) {
+  std::lock_guard lk(mu_);
+  if (offset >= st.synced) return;
+  std::string old(static_cast<size_t>(std::min<uint64_t>(n, st.synced - offset)), '\0');
+  size_t got = 0;
+  if (file.ReadAt(offset, old.size(), old.data(), &got).ok()) {
+    old.resize(got);
+    st.overwritten.emplace_back(offset, std::move(old));
+  }
+}
+
 void FaultEnv::NoteSync(FileState& st) {
   std::lock_guard lk(mu_);
   st.synced = st.size;
+  st.overwritten.clear();
 }
 
 void FaultEnv::NoteTruncate(FileState& st, uint64_t size) {
   std::lock_guard lk(mu_);
   st.size = size;
   st.synced = std::min(st.synced, size);
+  for (auto& [off, bytes] : st.overwritten) {
+    if (off >= size) {
+      bytes.clear();
+    } else if (off + bytes.size() > size) {
+      bytes.resize(static_cast<size_t>(size - off));
+    }
+  }
 }
 
 Result<std::unique_ptr<File>> FaultEnv::Open(const std::string& path, OpenMode mode) {
@@ -204,6 +227,31 @@ void FaultEnv::DropUnsyncedData(size_t keep_unsynced) {
   std::lock_guard lk(mu_);
   for (auto& [path, state] : files_) {
     FileState& st = *state;
+    if (!st.overwritten.empty()) {
+      // The unsynced overwrites span [lo, hi); all but its first and last keep_unsynced bytes go
+      // back to their synced contents, newest write first.
+      uint64_t lo = UINT64_MAX;
+      uint64_t hi = 0;
+      for (const auto& [off, bytes] : st.overwritten) {
+        if (bytes.empty()) continue;
+        lo = std::min(lo, off);
+        hi = std::max<uint64_t>(hi, off + bytes.size());
+      }
+      const int fd = ::open(path.c_str(), O_WRONLY);
+      for (auto it = st.overwritten.rbegin(); fd >= 0 && it != st.overwritten.rend(); ++it) {
+        if (keep_unsynced == 0) {
+          (void)!::pwrite(fd, it->second.data(), it->second.size(), static_cast<off_t>(it->first));
+          continue;
+        }
+        for (uint64_t i = 0; i < it->second.size(); ++i) {
+          const uint64_t at = it->first + i;
+          if (keep_unsynced > 0 && (at < lo + keep_unsynced || at + keep_unsynced >= hi)) continue;
+          if (::pwrite(fd, it->second.data() + i, 1, static_cast<off_t>(at)) != 1) break;
+        }
+      }
+      if (fd >= 0) ::close(fd);
+      st.overwritten.clear();
+    }
     if (st.size <= st.synced) continue;
     const uint64_t keep = std::min<uint64_t>(st.size, st.synced + keep_unsynced);
     if (::truncate(path.c_str(), static_cast<off_t>(keep)) == 0) st.size = keep;

@@ -10,6 +10,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/env.h"
 
@@ -45,8 +47,10 @@ class FaultEnv final : public Env {
   bool WaitUntilHeld(std::chrono::milliseconds timeout);
 
   // Simulates power loss: every file written through this env is cut back to its last synced
-  // length, plus `keep_unsynced` bytes of what followed (a torn write), when keep_unsynced > 0.
-  // Call only when no Log is using the files.
+  // length, plus `keep_unsynced` bytes of what followed (a torn write), when keep_unsynced > 0;
+  // bytes written over synced ones (a preallocated file) get their synced contents back, except,
+  // with keep_unsynced > 0, the first keep_unsynced of them and the last keep_unsynced of them
+  // (pages of one write reaching the disk out of order). Call only when no Log uses the files.
   void DropUnsyncedData(size_t keep_unsynced = 0);
 
   Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
@@ -65,10 +69,14 @@ class FaultEnv final : public Env {
   struct FileState {
     uint64_t size = 0;    // bytes the file holds now
     uint64_t synced = 0;  // bytes that survive a crash
+    // Synced bytes written over since the last sync: (offset, their synced contents), in order.
+    std::vector<std::pair<uint64_t, std::string>> overwritten;
   };
   // Called by the files: returns the injected failure for this operation, if any.
   Status MaybeFail(FaultOp op, const std::string& path, size_t* short_bytes);
   void NoteWrite(FileState& st, uint64_t end);
+  // Before a write of n bytes at offset: keeps what it overwrites of the synced bytes.
+  void NoteOverwrite(FileState& st, const File& file, uint64_t offset, size_t n);
   void NoteSync(FileState& st);
   void NoteTruncate(FileState& st, uint64_t size);
   // Called by a file's Sync: blocks while HoldSyncs matches path.
