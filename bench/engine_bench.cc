@@ -160,6 +160,7 @@ void BM_AppendBlocking(benchmark::State& state) {
   const std::string payload(static_cast<size_t>(state.range(0)), 'x');
   const auto durability = static_cast<Durability>(state.range(1));
   if (state.thread_index() == 0) {
+    g_shared_log.reset();  // closed before FreshDir empties its directory
     g_shared_log = state.range(2) != 0 ? OpenWarmLog(FreshDir("append-blocking"), durability)
                                        : OpenLog(FreshDir("append-blocking"), durability);
     g_latency.Clear();

@@ -416,7 +416,7 @@ void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
     // Full, or an ordinary file while a zero-filled spare is ready (LogOptions::preallocate).
     if (seg->count() > 0 &&
         (active_->size + active_->buf.size() + rec_size + f::kFooterSize > options_.segment_size ||
-         (!active_->preallocated && spare_ready_.load(std::memory_order_relaxed)))) {
+         (!active_->preallocated && spare_state_.load(std::memory_order_relaxed) == kSpareReady))) {
       lk.unlock();
       const bool rolled = FlushPending() && Roll();
       lk.lock();
@@ -655,8 +655,10 @@ Status Log::PrepareSpare() {
 }
 
 void Log::MaybeRequestSpare() {
-  if (!preallocate_ || spare_requested_ || active_->size < options_.segment_size / 8) return;
-  spare_requested_ = true;
+  if (!preallocate_ || spare_asked_ || active_->size < options_.segment_size / 8) return;
+  spare_asked_ = true;
+  int none = kNoSpare;
+  if (!spare_state_.compare_exchange_strong(none, kSpareInProgress)) return;  // one is coming
   {
     std::lock_guard lk(indexer_mu_);
     spare_wanted_ = true;
@@ -672,9 +674,10 @@ void Log::IndexerLoop() {
       spare_wanted_ = false;
       lk.unlock();
       if (PrepareSpare().ok()) {
-        spare_ready_.store(true, std::memory_order_release);
+        spare_state_.store(kSpareReady, std::memory_order_release);
       } else {
         spare_failures_.fetch_add(1, std::memory_order_relaxed);
+        spare_state_.store(kNoSpare, std::memory_order_release);
       }
       lk.lock();
       continue;
@@ -729,9 +732,9 @@ Status Log::CreateSegment(Position base, bool pending) {
   const std::string name = pending ? path + f::kPendingSuffix : path;
   Result<std::unique_ptr<File>> file = Status::NotFound("no spare");
   bool preallocated = false;
-  if (spare_ready_.load(std::memory_order_acquire)) {  // the zero-filled spare becomes this segment
-    spare_ready_.store(false, std::memory_order_relaxed);
-    spare_requested_ = false;
+  spare_asked_ = false;
+  if (spare_state_.load(std::memory_order_acquire) == kSpareReady) {  // it becomes this segment
+    spare_state_.store(kNoSpare, std::memory_order_relaxed);
     if (env_->Rename(JoinPath(dir_, f::kSpareFileName), name).ok()) {
       file = env_->Open(name, OpenMode::kReadWrite);
       preallocated = file.ok();
@@ -964,7 +967,7 @@ LogStats Log::Stats() const {
   s.index_write_failures = index_write_failures_.load(std::memory_order_relaxed);
   s.preallocated_segments = preallocated_segments_.load(std::memory_order_relaxed);
   s.spare_failures = spare_failures_.load(std::memory_order_relaxed);
-  s.spare_ready = spare_ready_.load(std::memory_order_relaxed);
+  s.spare_ready = spare_state_.load(std::memory_order_relaxed) == kSpareReady;
   std::shared_lock lk(index_mu_);
   s.streams = streams_.size();
   s.segments = segments_.size();

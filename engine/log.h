@@ -193,7 +193,8 @@ class Log {
   Status WriteSegmentIndex(Segment& seg);
   // Indexer thread: writes the zero-filled spare segment file (LogOptions::preallocate).
   Status PrepareSpare();
-  // Writer thread: asks for a spare once the active segment is an eighth full.
+  // Writer thread: asks for a spare once the active segment is an eighth full (once per segment:
+  // one that failed is asked for again in the next segment).
   void MaybeRequestSpare();
   // pending: created under its ".pending" name, renamed by FinishSeal (Roll); otherwise created
   // under its own name and synced with its directory before this returns.
@@ -275,8 +276,10 @@ class Log {
   bool spare_wanted_ = false;           // GUARDED_BY(indexer_mu_)
   // Preallocation (LogOptions::preallocate, in kSync/kInterval mode, writable).
   bool preallocate_ = false;
-  bool spare_requested_ = false;          // writer thread: asked for, not yet used
-  std::atomic<bool> spare_ready_{false};  // the spare file is whole, under its final name
+  // The spare: none (or it failed), being written by the indexer, or whole under its final name.
+  enum SpareState : int { kNoSpare, kSpareInProgress, kSpareReady };
+  std::atomic<int> spare_state_{kNoSpare};
+  bool spare_asked_ = false;  // writer thread: asked for one while this segment was active
   std::atomic<bool> spare_abort_{false};  // Close: stop filling
   std::atomic<uint64_t> preallocated_segments_{0};
   std::atomic<uint64_t> spare_failures_{0};

@@ -61,8 +61,7 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
         usable = size.ok() && *size == options.segment_size;
       }
       if (usable) {
-        log->spare_ready_.store(true);
-        log->spare_requested_ = true;
+        log->spare_state_.store(kSpareReady);
       } else {
         ORDERLOG_RETURN_IF_ERROR(env->Remove(spare));
       }

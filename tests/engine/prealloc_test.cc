@@ -9,6 +9,7 @@
 #include "engine/format.h"
 #include "engine/segment.h"
 #include "tests/engine/log_test_util.h"
+#include "tests/support/fault_env.h"
 #include "tests/support/test_util.h"
 
 namespace orderlog::testing {
@@ -177,6 +178,26 @@ TEST(PreallocTest, SparesLeftByAnEarlierRunAreUsedOnlyWhenWhole) {
   EXPECT_EQ(log->Stats().preallocated_segments, 1u);
   EXPECT_EQ(FileSize(SegPath(dir.path(), log->Segments().back())), kSegmentSize);
   EXPECT_EQ(log->Read(Position(2))->payload, "second");
+}
+
+// A spare that cannot be written (a full disk, here) costs the preallocation, nothing else; the
+// next segment asks again.
+TEST(PreallocTest, ASpareThatCannotBeWrittenIsAskedForAgainInTheNextSegment) {
+  TempDir dir;
+  FaultEnv env;
+  LogOptions opts = Preallocated();
+  opts.env = &env;
+  env.FailAlways(FaultOp::kWrite, StatusCode::kNoSpace, 0, f::kSpareFileName);
+  auto log = OpenOrDie(dir.path(), opts);
+  uint64_t n = 0;
+  while (log->Segments().size() < 4) {
+    ASSERT_TRUE(log->Append(Req("s", PayloadFor(n++))).ok());
+  }
+  EXPECT_GE(log->Stats().spare_failures, 2u);
+  EXPECT_EQ(log->Stats().preallocated_segments, 0u);
+  env.Reset();
+  EXPECT_GE(AppendUntilPreallocated(*log, 1, &n), 1u);
+  for (uint64_t p = 1; p <= n; ++p) EXPECT_EQ(log->Read(Position(p))->payload, PayloadFor(p - 1));
 }
 
 // A reader beside the writer: in a spare, new records appear without the file growing.
