@@ -443,7 +443,7 @@ void Log::ProcessBatch(std::vector<Pending>& batch, const std::string& bytes) {
     rec.type = p.type;
     last_timestamp_ms_ = std::max(last_timestamp_ms_, now_ms);
     rec.timestamp_ms = last_timestamp_ms_;
-    rec.durable_before = durable_before;
+    rec.durable_gap = DurableGap(rec.position, durable_before);
     rec.stream = stream;
     rec.payload = payload;
     const uint64_t offset = active_->size + active_->buf.size();
@@ -598,6 +598,9 @@ Status Log::SealActive() {
   footer.record_count = seg.count();
   footer.last_position = seg.last();
   footer.segment_checksum = XXH3_64bits_digest(a.hash.get());
+  // In a spare the footer overwrites zeros, and unsynced overwrites reach the disk in any order:
+  // the footer (which makes the segment sealed) must not land before the records it seals.
+  if (a.preallocated) ORDERLOG_RETURN_IF_ERROR(TimedSync(*seg.file));
   ORDERLOG_RETURN_IF_ERROR(seg.file->WriteAt(a.size, EncodeSegmentFooter(footer)));
   // A sealed segment ends with its footer. (A crash before this truncation is durable leaves the
   // footer inside the zeros, not at the end: open then treats the segment as the active one and

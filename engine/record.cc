@@ -2,8 +2,6 @@
 
 #include <xxhash.h>
 
-#include <algorithm>
-#include <climits>
 #include <cstdint>
 
 #include "engine/coding.h"
@@ -30,12 +28,7 @@ void EncodeRecord(std::string* out, const RecordView& rec) {
   Put<uint64_t>(p + f::kRecPosition, rec.position.value);
   Put<uint64_t>(p + f::kRecVersion, rec.version.value);
   Put<int64_t>(p + f::kRecTimestamp, rec.timestamp_ms);
-  // kNoDurableClaim when the distance does not fit (or durable_before is not below position).
-  const uint64_t gap = rec.position.value > rec.durable_before
-                           ? rec.position.value - rec.durable_before
-                           : f::kNoDurableClaim;
-  Put<uint32_t>(p + f::kRecDurableGap,
-                static_cast<uint32_t>(std::min<uint64_t>(gap, f::kNoDurableClaim)));
+  Put<uint32_t>(p + f::kRecDurableGap, rec.durable_gap);
   // (An empty string_view may have a null data(), which memcpy must not be given even for 0 bytes.)
   if (!rec.stream.empty())
     std::memcpy(p + f::kRecordHeaderSize, rec.stream.data(), rec.stream.size());
@@ -66,9 +59,7 @@ DecodeResult DecodeRecord(const char* p, size_t available, RecordView* rec) {
   rec->position = Position(Get<uint64_t>(p + f::kRecPosition));
   rec->version = StreamVersion(Get<uint64_t>(p + f::kRecVersion));
   rec->timestamp_ms = Get<int64_t>(p + f::kRecTimestamp);
-  const uint32_t gap = Get<uint32_t>(p + f::kRecDurableGap);
-  rec->durable_before =
-      gap != f::kNoDurableClaim && rec->position.value > gap ? rec->position.value - gap : 0;
+  rec->durable_gap = Get<uint32_t>(p + f::kRecDurableGap);
   rec->stream = std::string_view(p + f::kRecordHeaderSize, stream_len);
   rec->payload = std::string_view(p + f::kRecordHeaderSize + stream_len,
                                   length - f::kRecordHeaderSize - stream_len);

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/format.h"
 #include "engine/types.h"
 
 namespace orderlog {
@@ -18,10 +19,16 @@ struct RecordView {
   std::string_view stream;
   std::string_view payload;
   uint32_t length = 0;  // whole record, header included
-  // Every position up to this one was durable when the record was written. Set by the writer;
-  // 0 claims nothing (nor does a distance to position of 2^32-1 or more, which is stored as
-  // format::kNoDurableClaim).
-  uint64_t durable_before = 0;
+  // The durable gap (format.h): stored as is, so that decoding and encoding are exact inverses.
+  // Set by the writer with DurableGap(); durable_before() is what it claims.
+  uint32_t durable_gap = format::kNoDurableClaim;
+
+  // Every position up to this one was durable when the record was written (0: no claim).
+  uint64_t durable_before() const {
+    return durable_gap != format::kNoDurableClaim && durable_gap <= position.value
+               ? position.value - durable_gap
+               : 0;
+  }
 
   Event ToEvent() const {
     return Event{position, version, type, timestamp_ms, std::string(stream), std::string(payload)};
@@ -29,6 +36,14 @@ struct RecordView {
 };
 
 size_t EncodedRecordSize(size_t stream_size, size_t payload_size);
+
+// The durable gap of a record at `position` written when every position up to `durable` was
+// durable: kNoDurableClaim when that does not fit (or claims nothing).
+inline uint32_t DurableGap(Position position, uint64_t durable) {
+  return durable < position.value && position.value - durable < format::kNoDurableClaim
+             ? static_cast<uint32_t>(position.value - durable)
+             : format::kNoDurableClaim;
+}
 
 // Appends the encoded record to *out.
 void EncodeRecord(std::string* out, const RecordView& rec);

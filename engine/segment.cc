@@ -107,7 +107,7 @@ Result<AfterDamage> ScanAfterDamage(const File& file, uint64_t from, uint64_t en
     if (DecodeRecord(p + i, got - i, &rec).outcome == DecodeOutcome::kOk && rec.position > after) {
       if (!out.valid) out.valid = from + i;
       if (damaged.value == 0) break;
-      if (rec.durable_before >= damaged.value) {
+      if (rec.durable_before() >= damaged.value) {
         out.proof = from + i;
         break;
       }

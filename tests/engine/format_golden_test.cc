@@ -23,7 +23,7 @@ TEST(FormatGoldenTest, Record) {
   rec.timestamp_ms = 1'795'000'000'123;
   rec.stream = "order-1";
   rec.payload = "hi";
-  rec.durable_before = Position(0x0102030405060700).value;
+  rec.durable_gap = DurableGap(rec.position, 0x0102030405060700);
   std::string out;
   EncodeRecord(&out, rec);
   ASSERT_EQ(out.size(), 53u);
@@ -46,7 +46,8 @@ TEST(FormatGoldenTest, Record) {
   EXPECT_EQ(back.position, rec.position);
   EXPECT_EQ(back.stream, "order-1");
   EXPECT_EQ(back.payload, "hi");
-  EXPECT_EQ(back.durable_before, rec.durable_before);
+  EXPECT_EQ(back.durable_gap, 8u);
+  EXPECT_EQ(back.durable_before(), 0x0102030405060700u);
   EXPECT_EQ(DecodeRecord(out.data(), out.size() - 1, &back).outcome, DecodeOutcome::kTruncated);
   out[49] ^= 1;
   EXPECT_EQ(DecodeRecord(out.data(), out.size(), &back).outcome, DecodeOutcome::kBad);
@@ -59,15 +60,23 @@ TEST(FormatGoldenTest, ARecordsDurableGapNeverClaimsMoreThanTheWriterKnew) {
   rec.version = StreamVersion(1);
   rec.stream = "s";
   for (uint64_t durable : {uint64_t{0}, uint64_t{5}, uint64_t{9'999'999'999}}) {
-    rec.durable_before = durable;
+    rec.durable_gap = DurableGap(rec.position, durable);
     std::string out;
     EncodeRecord(&out, rec);
     RecordView back;
     ASSERT_EQ(DecodeRecord(out.data(), out.size(), &back).outcome, DecodeOutcome::kOk);
-    EXPECT_EQ(back.durable_before, durable == 9'999'999'999 ? durable : 0) << durable;
+    EXPECT_EQ(back.durable_before(), durable == 9'999'999'999 ? durable : 0) << durable;
     EXPECT_EQ(ToHex(out.substr(format::kRecDurableGap, 4)),
               durable == 9'999'999'999 ? "01000000" : "ffffffff");
   }
+  RecordView small;
+  small.position = Position(5);
+  small.durable_gap = DurableGap(small.position, 0);
+  EXPECT_EQ(small.durable_gap, 5u);
+  EXPECT_EQ(small.durable_before(), 0u);
+  small.durable_gap = 7;  // more than the position: claims nothing
+  EXPECT_EQ(small.durable_before(), 0u);
+  EXPECT_EQ(DurableGap(small.position, 5), format::kNoDurableClaim);  // not below the position
 }
 
 TEST(FormatGoldenTest, SegmentHeader) {
