@@ -24,6 +24,13 @@ class File {
   virtual Status ReadAt(uint64_t offset, size_t n, char* dst, size_t* got) const = 0;
   // fdatasync: everything written so far survives a crash once this returns ok.
   virtual Status Sync() = 0;
+  // Writes [offset, offset + n) back to the device and waits for it: no metadata, no cache flush,
+  // so no durability promise (Sync gives that) — a way to pace a big write. Default: nothing.
+  virtual Status WriteBack(uint64_t offset, uint64_t n) {
+    (void)offset;
+    (void)n;
+    return Status::Ok();
+  }
   virtual Status Truncate(uint64_t size) = 0;
   virtual Result<uint64_t> Size() const = 0;
   virtual const std::string& path() const = 0;

@@ -58,6 +58,15 @@ class PosixFile final : public File {
     return Status::Ok();
   }
 
+  Status WriteBack(uint64_t offset, uint64_t n) override {
+    if (::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(n),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                              SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+      return ErrnoStatus("sync_file_range", path_, errno);
+    }
+    return Status::Ok();
+  }
+
   Status Truncate(uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
       return ErrnoStatus("ftruncate", path_, errno);

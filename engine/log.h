@@ -279,6 +279,7 @@ class Log {
   // The spare: none (or it failed), being written by the indexer, or whole under its final name.
   enum SpareState : int { kNoSpare, kSpareInProgress, kSpareReady };
   std::atomic<int> spare_state_{kNoSpare};
+  std::atomic<uint64_t> active_bytes_{0};  // the active segment's size, for PrepareSpare's pace
   bool spare_asked_ = false;  // writer thread: asked for one while this segment was active
   std::atomic<bool> spare_abort_{false};  // Close: stop filling
   std::atomic<uint64_t> preallocated_segments_{0};

@@ -357,6 +357,7 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
     off += got;
   }
   active->size = good_end;
+  active_bytes_.store(good_end, std::memory_order_relaxed);
   active->preallocated = keep_zeros;
   std::unique_lock lk(index_mu_);
   segments_.push_back(std::move(seg));

@@ -42,6 +42,10 @@ class FaultFile final : public File {
     env_->NoteSync(*state_);
     return Status::Ok();
   }
+  Status WriteBack(uint64_t offset, uint64_t n) override {
+    if (env_->crashed()) return Status::IOError("injected crash: write-back of " + path());
+    return base_->WriteBack(offset, n);  // not a sync: nothing becomes durable here
+  }
   Status Truncate(uint64_t size) override {
     if (env_->crashed()) return Status::IOError("injected crash: truncate of " + path());
     ORDERLOG_RETURN_IF_ERROR(base_->Truncate(size));
