@@ -159,6 +159,25 @@ uint64_t ScanChecked(const Log& log) {
   return expect - 1;
 }
 
+// After a crash: reopens dir (on a healthy disk) and checks that every acknowledged append is
+// there with its payload, positions are gap-free and versions consecutive, and appends go on.
+void ExpectRecovered(const std::string& dir, LogOptions opts,
+                     const std::map<uint64_t, std::string>& acked) {
+  opts.env = nullptr;
+  auto log = OpenOrDie(dir, opts);
+  ASSERT_TRUE(log);
+  for (const auto& [pos, payload] : acked) {
+    auto ev = log->Read(Position(pos));
+    ASSERT_TRUE(ev.ok()) << "acknowledged position " << pos << ": " << ev.status().ToString();
+    EXPECT_EQ(ev->payload, payload);
+  }
+  const uint64_t count = ScanChecked(*log);
+  EXPECT_GE(count, acked.size());
+  auto more = log->Append(Req("s0", "after recovery"));
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  EXPECT_EQ(more->position.value, count + 1);
+}
+
 // Preallocated segments: appends overwrite zeros, and what was not synced when the power went may
 // reach the disk in any order — here the first and last `torn` bytes written since the last sync
 // survive and the middle is zeros again, so valid records can follow a hole. They were written
@@ -200,19 +219,7 @@ TEST(FaultTest, PowerLossWithPreallocatedSegmentsCutsWritesThatLandedOutOfOrder)
       }
       env.Reset();
       env.DropUnsyncedData(torn);
-      opts.env = nullptr;
-      auto log = OpenOrDie(dir.path(), opts);
-      ASSERT_TRUE(log);
-      for (const auto& [pos, payload] : acked) {
-        auto ev = log->Read(Position(pos));
-        ASSERT_TRUE(ev.ok()) << "acknowledged position " << pos << ": " << ev.status().ToString();
-        EXPECT_EQ(ev->payload, payload);
-      }
-      const uint64_t count = ScanChecked(*log);
-      EXPECT_GE(count, acked.size());
-      auto more = log->Append(Req("s0", "after recovery"));
-      ASSERT_TRUE(more.ok()) << more.status().ToString();
-      EXPECT_EQ(more->position.value, count + 1);
+      ASSERT_NO_FATAL_FAILURE(ExpectRecovered(dir.path(), opts, acked));
     }
   }
   EXPECT_GT(runs_in_a_spare, 8);
@@ -323,19 +330,7 @@ TEST(FaultTest, FailEveryIoOperationInTurn) {
       const bool injected = env.failures() > 0;
       env.Reset();
       env.DropUnsyncedData(n % 3 == 0 ? 0 : 64);
-      opts.env = nullptr;
-      auto log = OpenOrDie(dir.path(), opts);
-      ASSERT_TRUE(log);
-      for (const auto& [pos, payload] : acked) {
-        auto ev = log->Read(Position(pos));
-        ASSERT_TRUE(ev.ok()) << "acknowledged position " << pos << ": " << ev.status().ToString();
-        EXPECT_EQ(ev->payload, payload);
-      }
-      const uint64_t count = ScanChecked(*log);
-      EXPECT_GE(count, acked.size());
-      auto more = log->Append(Req("s0", "after recovery"));
-      ASSERT_TRUE(more.ok()) << more.status().ToString();
-      EXPECT_EQ(more->position.value, count + 1);
+      ASSERT_NO_FATAL_FAILURE(ExpectRecovered(dir.path(), opts, acked));
       if (!injected) break;  // the workload ran out of operations to fail
       ++runs_with_failure;
     }
