@@ -180,6 +180,48 @@ TEST(PreallocTest, SparesLeftByAnEarlierRunAreUsedOnlyWhenWhole) {
   EXPECT_EQ(log->Read(Position(2))->payload, "second");
 }
 
+// Open counts what it recovers as durable (records written after it say so in their durable
+// gap), so it must make it durable: after a crash of the process alone, the records can still be
+// only in the page cache. Here the first process dies unsynced (interval mode), the second
+// recovers its records and writes one more, then the power goes: had open not synced, the
+// recovered records could be lost around the new one, which would claim them durable — a log
+// that no longer opens.
+TEST(PreallocTest, RecordsRecoveredAfterAProcessCrashAreSyncedBeforeAnythingClaimsThem) {
+  TempDir dir;
+  FaultEnv env;
+  LogOptions opts = Preallocated(Durability::kInterval);
+  opts.sync_interval = std::chrono::hours(1);  // nothing synced but seals and spares
+  opts.env = &env;
+  uint64_t n = 0;
+  {
+    auto log = OpenOrDie(dir.path(), opts);
+    ASSERT_GE(AppendUntilPreallocated(*log, 1, &n), 1u);
+    for (int i = 0; i < 20; ++i, ++n) {
+      ASSERT_TRUE(log->Append(Req("s" + std::to_string(n % 7), PayloadFor(n))).ok());
+    }
+    env.CrashAtNth(FaultOp::kSync, 1);  // the process dies: Close syncs nothing
+  }
+  env.Reset();
+  const std::string late = "late";
+  {
+    auto log = OpenOrDie(dir.path(), opts);  // the page cache still has everything
+    ASSERT_TRUE(log);
+    ASSERT_EQ(log->committed_position().value, n);
+    ASSERT_TRUE(log->Append(Req("s", late)).ok());
+    env.CrashAtNth(FaultOp::kSync, 1);
+  }
+  env.Reset();
+  // Power loss: of what was written since the last sync, only the first and last record-sized
+  // pieces reach the disk.
+  env.DropUnsyncedData(f::kRecordHeaderSize + 1 + late.size());
+  opts.env = nullptr;
+  auto log = OpenOrDie(dir.path(), opts);
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->committed_position().value, n + 1);
+  for (uint64_t p = 1; p <= n; ++p) EXPECT_EQ(log->Read(Position(p))->payload, PayloadFor(p - 1));
+  EXPECT_EQ(log->Read(Position(n + 1))->payload, late);
+}
+
 // A spare that cannot be written (a full disk, here) costs the preallocation, nothing else; the
 // next segment asks again.
 TEST(PreallocTest, ASpareThatCannotBeWrittenIsAskedForAgainInTheNextSegment) {
