@@ -236,10 +236,20 @@ TEST(FaultTest, ARollOverWhoseSealNeverBecameDurableIsUndoneAtOpen) {
   uint64_t accepted = 0;
   {
     auto log = OpenOrDie(dir.path(), opts);
-    for (int i = 0; i < 200 && log->Append(Req("s" + std::to_string(i % 3), PayloadFor(i))).ok();
-         ++i) {
+    auto append = [&](int i) {
+      if (!log->Append(Req("s" + std::to_string(i % 3), PayloadFor(i))).ok()) return false;
       ++accepted;
-    }
+      return true;
+    };
+    // Hold the seal's sync until the writer has put records into the new segment, so the crash
+    // at the rename always has something in the ".pending" segment to undo.
+    env.HoldSyncs(SegmentFileName(Position(1)));
+    int i = 0;
+    while (i < 1000 && !env.WaitUntilHeld(std::chrono::milliseconds(0))) ASSERT_TRUE(append(i++));
+    ASSERT_TRUE(env.WaitUntilHeld(std::chrono::seconds(10)));
+    for (int j = 0; j < 10; ++j) ASSERT_TRUE(append(i++));
+    env.ReleaseSyncs();
+    while (i < 1000 && append(i)) ++i;
   }
   ASSERT_TRUE(env.crashed());
   env.Reset();
