@@ -268,8 +268,13 @@ def main():
         ratio = r.counter(bench, "ratio")
         if ratio is not None:
             counter = lambda key: r.counter(bench, key)
-            target(f"{title} (interleaved)",
-                   f"{fmt_rate(counter(engine_key))} = {ratio:.2f}× of {reference(counter)}", ratio >= minimum)
+            # Where the benchmark reports it, the median of the turns' ratios judges: a stall of
+            # the VM lands in one side's turn and moves the ratio of the totals, not the median.
+            median = counter("median_turn_ratio")
+            text = f"{fmt_rate(counter(engine_key))} = {ratio:.2f}× of {reference(counter)}"
+            if median is not None:
+                text += f"; median of the turns {median:.2f}×"
+            target(f"{title} (interleaved)", text, (median if median is not None else ratio) >= minimum)
         return ratio
 
     e_buf = r.rate(rf"^BM_AppendAsync/payload:100/durability:{NONE}/")
