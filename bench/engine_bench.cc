@@ -9,9 +9,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "bench/bench_util.h"
 #include "engine/check.h"
@@ -247,6 +250,58 @@ void BM_Fdatasync(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Fdatasync)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// What a blocked thread costs this machine to wake: a ring of `threads` threads, each asleep on
+// a mutex and condition variable of its own (as a blocking Append waits), each waking the next;
+// one iteration is one round from this thread back to it. Group commit with many blocking
+// appenders pays this for every append on top of the fdatasync, and on 2 vCPUs a batch's waiters
+// queue for the cores: the floor under the 64-appender latency.
+void BM_WakeHandoff(benchmark::State& state) {
+  struct alignas(64) Slot {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool go = false;
+    bool stop = false;
+    void Signal(bool last = false) {
+      {
+        std::lock_guard lk(mu);
+        go = true;
+        stop = last;
+      }
+      cv.notify_one();
+    }
+    bool Wait() {  // false once told to stop
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return go; });
+      go = false;
+      return !stop;
+    }
+  };
+  const int n = static_cast<int>(state.range(0));
+  std::vector<Slot> slots(static_cast<size_t>(n) + 1);  // slots[n]: this thread
+  std::vector<std::thread> ring;
+  for (int i = 0; i < n; ++i) {
+    ring.emplace_back([&slots, i] {
+      while (slots[i].Wait()) slots[i + 1].Signal();
+    });
+  }
+  const auto t0 = Clock::now();
+  for (auto _ : state) {
+    slots[0].Signal();
+    slots[static_cast<size_t>(n)].Wait();
+  }
+  const double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+  for (int i = 0; i < n; ++i) slots[i].Signal(/*last=*/true);
+  for (auto& t : ring) t.join();
+  state.counters["handoff_us"] = us / static_cast<double>(state.iterations() * (n + 1));
+}
+BENCHMARK(BM_WakeHandoff)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(8)
+    ->Arg(64)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 // The two ratio targets, measured interleaved: the engine and its reference take turns inside
 // every iteration, so both see the same disk latency and the same state of the page cache (run

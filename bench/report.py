@@ -192,6 +192,13 @@ def main():
         L.append("")
         L.append(f"One fdatasync here is {fsync_us:.0f} µs (BM_Fdatasync, alone); the last column is the "
                  "engine's own fdatasync calls during that run.")
+    wakes = [(t, r.counter(rf"^BM_WakeHandoff/threads:{t}/", "handoff_us")) for t in (1, 8, 64)]
+    if any(v is not None for _, v in wakes):
+        L.append("")
+        L.append("Waking a thread blocked on a condition variable (`BM_WakeHandoff`, a ring of threads each "
+                 "waking the next), what every blocking append pays besides the disk: " +
+                 ", ".join(f"{fmt(v, ' µs', 1)} per hand-off with {t} thread{'s' if t > 1 else ''}"
+                           for t, v in wakes if v is not None) + ".")
     L.append("")
     L.append("Preallocated (zero-filled) segments, as the server runs the log, against segments that are "
              "ordinary growing files (`LogOptions::preallocate`):")
