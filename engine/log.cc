@@ -337,6 +337,10 @@ Status Log::TimedSync(File& file) {
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   fsyncs_.fetch_add(1, std::memory_order_relaxed);
   fsync_micros_.fetch_add(static_cast<uint64_t>(us.count()), std::memory_order_relaxed);
+  const auto bound = std::lower_bound(kFsyncBucketMicros.begin(), kFsyncBucketMicros.end(),
+                                      static_cast<uint64_t>(us.count()));
+  fsync_buckets_[static_cast<size_t>(bound - kFsyncBucketMicros.begin())].fetch_add(
+      1, std::memory_order_relaxed);
   return s;
 }
 
@@ -984,6 +988,9 @@ LogStats Log::Stats() const {
   s.appended_bytes = appended_bytes_.load(std::memory_order_relaxed);
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
   s.fsync_micros = fsync_micros_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < kFsyncBuckets; ++i) {
+    s.fsync_buckets[i] = fsync_buckets_[i].load(std::memory_order_relaxed);
+  }
   s.index_write_failures = index_write_failures_.load(std::memory_order_relaxed);
   s.preallocated_segments = preallocated_segments_.load(std::memory_order_relaxed);
   s.spare_failures = spare_failures_.load(std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 // later append fails with kReadOnly. Reads keep working.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -89,6 +90,13 @@ struct SegmentInfo {
   bool sealed = false;
 };
 
+// Upper bounds (µs) of the buckets of LogStats::fsync_buckets; the last bucket has none. Fine
+// around this class of disk's 100-200 µs, so that a percentile under load can be read off it.
+inline constexpr std::array<uint32_t, 23> kFsyncBucketMicros = {
+    25,   50,   75,   100,  125,  150,   200,   250,   300,    400,    500,    750,
+    1000, 1500, 2000, 3000, 5000, 10000, 20000, 50000, 100000, 250000, 1000000};
+inline constexpr size_t kFsyncBuckets = kFsyncBucketMicros.size() + 1;
+
 struct LogStats {
   Position committed;
   uint64_t streams = 0;
@@ -99,6 +107,8 @@ struct LogStats {
   uint64_t appended_bytes = 0;      // since open
   uint64_t fsyncs = 0;              // since open
   uint64_t fsync_micros = 0;        // since open: time spent in those fdatasync calls
+  // Since open: those fdatasync calls by duration (bucket i: up to kFsyncBucketMicros[i] µs).
+  std::array<uint64_t, kFsyncBuckets> fsync_buckets{};
   // .idx files the indexer could not write (not fatal: the next open rebuilds them).
   uint64_t index_write_failures = 0;
   // LogOptions::preallocate: segments started in a zero-filled spare, spares that could not be
@@ -267,6 +277,7 @@ class Log {
   std::atomic<uint64_t> appended_bytes_{0};
   std::atomic<uint64_t> fsyncs_{0};
   std::atomic<uint64_t> fsync_micros_{0};
+  std::array<std::atomic<uint64_t>, kFsyncBuckets> fsync_buckets_{};
 
   // Writes the .idx files of sealed segments off the append path.
   std::mutex indexer_mu_;

@@ -66,6 +66,30 @@ std::string Metrics::Render(const Gauges& g) const {
                 "orderlog_fsync_seconds_total", "orderlog_fsync_seconds_total",
                 static_cast<double>(g.log.fsync_micros) / 1e6);
   out += buf;
+  // The engine's own histogram of those calls; _count is the sum of its buckets, so a scrape
+  // that races a sync still sees a consistent histogram.
+  out +=
+      "# HELP orderlog_fsync_duration_seconds fdatasync calls on the log by duration.\n"
+      "# TYPE orderlog_fsync_duration_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kFsyncBuckets; ++i) {
+    cumulative += g.log.fsync_buckets[i];
+    if (i < kFsyncBucketMicros.size()) {
+      std::snprintf(buf, sizeof(buf), "orderlog_fsync_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                    static_cast<double>(kFsyncBucketMicros[i]) / 1e6,
+                    static_cast<unsigned long long>(cumulative));
+    } else {
+      std::snprintf(buf, sizeof(buf), "orderlog_fsync_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                    static_cast<unsigned long long>(cumulative));
+    }
+    out += buf;
+  }
+  std::snprintf(buf, sizeof(buf),
+                "orderlog_fsync_duration_seconds_sum %.6f\norderlog_fsync_duration_seconds_count "
+                "%llu\n",
+                static_cast<double>(g.log.fsync_micros) / 1e6,
+                static_cast<unsigned long long>(cumulative));
+  out += buf;
   out +=
       "# HELP orderlog_append_duration_seconds Time from submitting an append to its "
       "acknowledgement (group commit included).\n# TYPE orderlog_append_duration_seconds "

@@ -1,4 +1,6 @@
 // The API contract (../shared/API.md), line by line, against the real server over real HTTP.
+#include <cstdlib>
+
 #include "tests/e2e/e2e_util.h"
 
 namespace orderlog::testing {
@@ -281,6 +283,16 @@ TEST_F(E2eTest, HealthAndMetrics) {
         "orderlog_orders 1", "orderlog_replay_duration_seconds", "orderlog_snapshot_position"}) {
     EXPECT_NE(r.body.find(name), std::string::npos) << name;
   }
+  // The fdatasync histogram counts every fdatasync of that scrape (the create waited for one).
+  auto value_after = [&](const std::string& prefix) -> long long {
+    const size_t at = r.body.find("\n" + prefix);
+    if (at == std::string::npos) return -1;
+    return std::atoll(r.body.c_str() + at + 1 + prefix.size());
+  };
+  const long long fsyncs = value_after("orderlog_fsyncs_total ");
+  EXPECT_GE(fsyncs, 1);
+  EXPECT_EQ(value_after("orderlog_fsync_duration_seconds_bucket{le=\"+Inf\"} "), fsyncs);
+  EXPECT_EQ(value_after("orderlog_fsync_duration_seconds_count "), fsyncs);
 }
 
 TEST_F(E2eTest, KeepAliveWithAndWithoutAConnectionHeader) {

@@ -1,5 +1,6 @@
 // The log on a disk that fails: failing fsync, full disk, short writes, power loss, and a loop
 // that fails every I/O operation of a workload in turn (SQLite's I/O-error loop).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -45,6 +46,36 @@ TEST(FaultTest, FailingFsyncMakesTheLogReadOnlyForGood) {
   EXPECT_GE(reopened->committed_position(), Position(1));
   EXPECT_EQ(reopened->Read(Position(1))->payload, "durable");
   EXPECT_TRUE(reopened->Append(Req("s", "fresh")).ok());
+}
+
+// A slow disk shows in the fdatasync histogram (LogStats::fsync_buckets, the server's
+// orderlog_fsync_duration_seconds): a sync held for 30 ms lands in the bucket that covers it.
+TEST(FaultTest, ASlowFdatasyncLandsInItsBucketOfTheHistogram) {
+  TempDir dir;
+  FaultEnv env;
+  LogOptions opts;
+  opts.env = &env;
+  auto log = OpenOrDie(dir.path(), opts);
+  ASSERT_TRUE(log->Append(Req("s", "fast")).ok());
+  const LogStats before = log->Stats();
+  env.HoldSyncs(".seg");
+  std::thread appender([&] { EXPECT_TRUE(log->Append(Req("s", "slow")).ok()); });
+  ASSERT_TRUE(env.WaitUntilHeld(std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  env.ReleaseSyncs();
+  appender.join();
+  const LogStats after = log->Stats();
+  ASSERT_EQ(after.fsyncs, before.fsyncs + 1);
+  // The one new sync is in the bucket (20 ms, 50 ms]: 30 ms plus scheduling, well under 50.
+  const size_t slow =
+      static_cast<size_t>(std::find(kFsyncBucketMicros.begin(), kFsyncBucketMicros.end(), 50000u) -
+                          kFsyncBucketMicros.begin());
+  ASSERT_LT(slow, kFsyncBucketMicros.size());
+  for (size_t i = 0; i < kFsyncBuckets; ++i) {
+    EXPECT_EQ(after.fsync_buckets[i] - before.fsync_buckets[i], i == slow ? 1u : 0u)
+        << "bucket " << i;
+  }
+  EXPECT_GE(after.fsync_micros - before.fsync_micros, 30000u);
 }
 
 TEST(FaultTest, FullDiskFailsTheWriteCorruptsNothingAndReopenWorks) {

@@ -405,10 +405,20 @@ TEST(LogTest, DurabilityModesAcknowledgeAndPersist) {
         // Each acknowledged append waited for an fdatasync; their time is within the loop's.
         const LogStats stats = log->Stats();
         EXPECT_GE(stats.fsyncs, 1u);
-        EXPECT_LE(stats.fsync_micros,
-                  static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                            std::chrono::steady_clock::now() - t0)
-                                            .count()));
+        const auto elapsed =
+            static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::steady_clock::now() - t0)
+                                      .count());
+        EXPECT_LE(stats.fsync_micros, elapsed);
+        // Every fdatasync is in one bucket of the histogram, no longer than the whole loop.
+        uint64_t counted = 0;
+        for (size_t i = 0; i < kFsyncBuckets; ++i) {
+          counted += stats.fsync_buckets[i];
+          if (stats.fsync_buckets[i] > 0 && i > 0) {
+            EXPECT_LE(kFsyncBucketMicros[i - 1], elapsed) << "bucket " << i;
+          }
+        }
+        EXPECT_EQ(counted, stats.fsyncs);
       }
       if (d == Durability::kInterval) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -417,6 +427,7 @@ TEST(LogTest, DurabilityModesAcknowledgeAndPersist) {
       if (d == Durability::kNone) {
         EXPECT_EQ(log->Stats().fsyncs, 0u);
         EXPECT_EQ(log->Stats().fsync_micros, 0u);
+        for (uint64_t n : log->Stats().fsync_buckets) EXPECT_EQ(n, 0u);
       }
     }
     auto log = OpenOrDie(dir.path(), opts);
