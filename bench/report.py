@@ -178,8 +178,8 @@ def main():
     L.append("## Append latency, synced (one record per append)")
     L.append("")
     L.append("| appenders | engine p50 | engine p99 | SQLite p50 | SQLite p99 | RocksDB p50 | RocksDB p99 "
-             "| engine's mean fdatasync |")
-    L.append("|---|---|---|---|---|---|---|---|")
+             "| engine's mean fdatasync | engine's fdatasync p99 |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
     lat_rows = []
     for t in (1, 8, 64):
         vals = [r.counter(engine_blocking(SYNC, t), "p50_us"), r.counter(engine_blocking(SYNC, t), "p99_us"),
@@ -187,11 +187,14 @@ def main():
                 r.counter(peer_threads("rocksdb", 1, t), "p50_us"), r.counter(peer_threads("rocksdb", 1, t), "p99_us")]
         lat_rows.append((t, vals))
         under_load = r.counter(engine_blocking(SYNC, t), "fsync_us")
-        L.append(f"| {t} | " + " | ".join(fmt(v, " µs", 0) for v in vals + [under_load]) + " |")
+        tail = r.counter(engine_blocking(SYNC, t), "fsync_p99_us")
+        L.append(f"| {t} | " + " | ".join(fmt(v, " µs", 0) for v in vals + [under_load]) +
+                 f" | {'–' if tail is None else '≤ ' + fmt(tail, ' µs', 0)} |")
     if fsync_us:
         L.append("")
-        L.append(f"One fdatasync here is {fsync_us:.0f} µs (BM_Fdatasync, alone); the last column is the "
-                 "engine's own fdatasync calls during that run.")
+        L.append(f"One fdatasync here is {fsync_us:.0f} µs (BM_Fdatasync, alone); the last two columns are "
+                 "the engine's own fdatasync calls during that run (the p99 as the bound of its bucket in "
+                 "`LogStats::fsync_buckets`).")
     wakes = [(t, r.counter(rf"^BM_WakeHandoff/threads:{t}/", "handoff_us")) for t in (1, 8, 64)]
     if any(v is not None for _, v in wakes):
         L.append("")
@@ -299,8 +302,10 @@ def main():
     e64 = r.rate(engine_blocking(SYNC, 64))
     target("sync, 64 appender threads ≥ 150 k/s", fmt_rate(e64), None if e64 is None else e64 >= 150e3)
     p99 = r.counter(engine_blocking(SYNC, 64), "p99_us")
+    fsync_tail = r.counter(engine_blocking(SYNC, 64), "fsync_p99_us")
     target("sync, 64 appenders: p99 ≤ 3 fdatasync times",
-           f"{fmt(p99, ' µs', 0)}" + (f" = {p99 / fsync_us:.1f} fsyncs" if p99 and fsync_us else ""),
+           f"{fmt(p99, ' µs', 0)}" + (f" = {p99 / fsync_us:.1f} fsyncs" if p99 and fsync_us else "") +
+           (f" (the fdatasync p99 under that load: ≤ {fsync_tail:.0f} µs)" if fsync_tail else ""),
            None if not (p99 and fsync_us) else p99 <= 3 * fsync_us)
     sratio = interleaved("sync, 1 appender ≥ 0.9× 1/fdatasync", r"^BM_SyncAppendVsFdatasync",
                          "append_per_s", lambda c: "1/" + fmt(c("fdatasync_us"), " µs", 0), 0.9)
