@@ -8,19 +8,20 @@ void Histogram::Observe(double seconds) {
   size_t i = 0;
   while (i < kBounds.size() && seconds > kBounds[i]) ++i;
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
   sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
 }
 
-void Histogram::Render(std::string* out, const std::string& name, const std::string& labels) const {
+void RenderHistogram(std::string* out, const std::string& name, const std::string& labels,
+                     std::span<const double> bounds, std::span<const uint64_t> counts,
+                     double sum_seconds) {
   const std::string sep = labels.empty() ? "" : ",";
   uint64_t cumulative = 0;
   char buf[512];
-  for (size_t i = 0; i <= kBounds.size(); ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
-    if (i < kBounds.size()) {
+  for (size_t i = 0; i < counts.size(); ++i) {
+    cumulative += counts[i];
+    if (i < bounds.size()) {
       std::snprintf(buf, sizeof(buf), "%s_bucket{%s%sle=\"%g\"} %llu\n", name.c_str(),
-                    labels.c_str(), sep.c_str(), kBounds[i],
+                    labels.c_str(), sep.c_str(), bounds[i],
                     static_cast<unsigned long long>(cumulative));
     } else {
       std::snprintf(buf, sizeof(buf), "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name.c_str(),
@@ -30,9 +31,17 @@ void Histogram::Render(std::string* out, const std::string& name, const std::str
   }
   const std::string braces = labels.empty() ? "" : "{" + labels + "}";
   std::snprintf(buf, sizeof(buf), "%s_sum%s %.6f\n%s_count%s %llu\n", name.c_str(), braces.c_str(),
-                static_cast<double>(sum_micros_.load()) / 1e6, name.c_str(), braces.c_str(),
-                static_cast<unsigned long long>(count_.load()));
+                sum_seconds, name.c_str(), braces.c_str(),
+                static_cast<unsigned long long>(cumulative));
   *out += buf;
+}
+
+void Histogram::Render(std::string* out, const std::string& name, const std::string& labels) const {
+  std::array<uint64_t, kBounds.size() + 1> counts;
+  for (size_t i = 0; i < counts.size(); ++i)
+    counts[i] = buckets_[i].load(std::memory_order_relaxed);
+  RenderHistogram(out, name, labels, kBounds, counts,
+                  static_cast<double>(sum_micros_.load()) / 1e6);
 }
 
 void Metrics::CountRequest(RouteId route, std::string_view method, int code, double seconds) {
@@ -66,30 +75,14 @@ std::string Metrics::Render(const Gauges& g) const {
                 "orderlog_fsync_seconds_total", "orderlog_fsync_seconds_total",
                 static_cast<double>(g.log.fsync_micros) / 1e6);
   out += buf;
-  // The engine's own histogram of those calls; _count is the sum of its buckets, so a scrape
-  // that races a sync still sees a consistent histogram.
+  // The engine's own histogram of those calls.
   out +=
       "# HELP orderlog_fsync_duration_seconds fdatasync calls on the log by duration.\n"
       "# TYPE orderlog_fsync_duration_seconds histogram\n";
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < kFsyncBuckets; ++i) {
-    cumulative += g.log.fsync_buckets[i];
-    if (i < kFsyncBucketMicros.size()) {
-      std::snprintf(buf, sizeof(buf), "orderlog_fsync_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                    static_cast<double>(kFsyncBucketMicros[i]) / 1e6,
-                    static_cast<unsigned long long>(cumulative));
-    } else {
-      std::snprintf(buf, sizeof(buf), "orderlog_fsync_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-                    static_cast<unsigned long long>(cumulative));
-    }
-    out += buf;
-  }
-  std::snprintf(buf, sizeof(buf),
-                "orderlog_fsync_duration_seconds_sum %.6f\norderlog_fsync_duration_seconds_count "
-                "%llu\n",
-                static_cast<double>(g.log.fsync_micros) / 1e6,
-                static_cast<unsigned long long>(cumulative));
-  out += buf;
+  std::array<double, kFsyncBucketMicros.size()> fsync_bounds;
+  for (size_t i = 0; i < fsync_bounds.size(); ++i) fsync_bounds[i] = kFsyncBucketMicros[i] / 1e6;
+  RenderHistogram(&out, "orderlog_fsync_duration_seconds", "", fsync_bounds, g.log.fsync_buckets,
+                  static_cast<double>(g.log.fsync_micros) / 1e6);
   out +=
       "# HELP orderlog_append_duration_seconds Time from submitting an append to its "
       "acknowledgement (group commit included).\n# TYPE orderlog_append_duration_seconds "

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 #include <tuple>
 
@@ -13,6 +14,14 @@
 #include "server/http/routes.h"
 
 namespace orderlog::http {
+
+// Appends the _bucket/_sum/_count lines of a histogram: counts[i] observations up to bounds[i]
+// seconds, the last of counts (one more than bounds) above them all; labels is "" or
+// `route="..."`. _count is the sum of the buckets, so the lines agree with each other even when
+// the counts were read while observations went on.
+void RenderHistogram(std::string* out, const std::string& name, const std::string& labels,
+                     std::span<const double> bounds, std::span<const uint64_t> counts,
+                     double sum_seconds);
 
 class Histogram {
  public:
@@ -24,7 +33,6 @@ class Histogram {
 
  private:
   std::array<std::atomic<uint64_t>, kBounds.size() + 1> buckets_{};
-  std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> sum_micros_{0};
 };
 
