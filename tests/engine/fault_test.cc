@@ -17,11 +17,17 @@
 namespace orderlog::testing {
 namespace {
 
+// The default options (sync mode) on a fault-injecting env.
+LogOptions OptionsOn(FaultEnv* env) {
+  LogOptions opts;
+  opts.env = env;
+  return opts;
+}
+
 TEST(FaultTest, FailingFsyncMakesTheLogReadOnlyForGood) {
   TempDir dir;
   FaultEnv env;
-  LogOptions opts;
-  opts.env = &env;
+  LogOptions opts = OptionsOn(&env);
   auto log = OpenOrDie(dir.path(), opts);
   ASSERT_TRUE(log->Append(Req("s", "durable")).ok());
   env.FailNth(FaultOp::kSync, 1);
@@ -53,8 +59,7 @@ TEST(FaultTest, FailingFsyncMakesTheLogReadOnlyForGood) {
 TEST(FaultTest, ASlowFdatasyncLandsInItsBucketOfTheHistogram) {
   TempDir dir;
   FaultEnv env;
-  LogOptions opts;
-  opts.env = &env;
+  LogOptions opts = OptionsOn(&env);
   auto log = OpenOrDie(dir.path(), opts);
   ASSERT_TRUE(log->Append(Req("s", "fast")).ok());
   const LogStats before = log->Stats();
@@ -88,8 +93,7 @@ TEST(FaultTest, ASlowFdatasyncLandsInItsBucketOfTheHistogram) {
 TEST(FaultTest, FullDiskFailsTheWriteCorruptsNothingAndReopenWorks) {
   TempDir dir;
   FaultEnv env;
-  LogOptions opts;
-  opts.env = &env;
+  LogOptions opts = OptionsOn(&env);
   auto log = OpenOrDie(dir.path(), opts);
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(log->Append(Req("s", PayloadFor(i))).ok());
   const uint64_t size_before = FileSize(dir.file(SegmentFileName(Position(1))));
@@ -114,8 +118,7 @@ TEST(FaultTest, FullDiskFailsTheWriteCorruptsNothingAndReopenWorks) {
 TEST(FaultTest, ShortWriteThatCannotBeCutBackIsATornTailOnReopen) {
   TempDir dir;
   FaultEnv env;
-  LogOptions opts;
-  opts.env = &env;
+  LogOptions opts = OptionsOn(&env);
   {
     auto log = OpenOrDie(dir.path(), opts);
     ASSERT_TRUE(log->Append(Req("s", "one")).ok());
@@ -141,8 +144,7 @@ TEST(FaultTest, PowerLossKeepsEveryAcknowledgedAppend) {
                    (prealloc ? ", preallocated" : ""));
       TempDir dir;
       FaultEnv env;
-      LogOptions opts;
-      opts.env = &env;
+      LogOptions opts = OptionsOn(&env);
       opts.segment_size = 8192;
       opts.preallocate = prealloc;
       std::vector<AppendResult> acked;
@@ -176,8 +178,7 @@ bool AnyPendingSegment(const std::string& dir) {
 
 // Buffered mode, 4 KiB segments: a roll-over every ~20 appends, each seal left to the syncer.
 LogOptions RollingBuffered(FaultEnv* env) {
-  LogOptions opts;
-  opts.env = env;
+  LogOptions opts = OptionsOn(env);
   opts.durability = Durability::kNone;
   opts.segment_size = 4096;
   return opts;
@@ -229,8 +230,7 @@ TEST(FaultTest, PowerLossWithPreallocatedSegmentsCutsWritesThatLandedOutOfOrder)
                    " bytes kept at each end");
       TempDir dir;
       FaultEnv env;
-      LogOptions opts;
-      opts.env = &env;
+      LogOptions opts = OptionsOn(&env);
       opts.segment_size = 64 << 10;
       opts.preallocate = true;
       std::mutex mu;
@@ -353,8 +353,7 @@ TEST(FaultTest, FailEveryIoOperationInTurn) {
       SCOPED_TRACE("failing operation " + std::to_string(n) + (prealloc ? ", preallocated" : ""));
       TempDir dir;
       FaultEnv env;
-      LogOptions opts;
-      opts.env = &env;
+      LogOptions opts = OptionsOn(&env);
       opts.segment_size = 4096;
       opts.preallocate = prealloc;
       std::map<uint64_t, std::string> acked;  // position -> payload
@@ -397,8 +396,7 @@ namespace {
 TEST(FaultTest, IndexFilesThatCannotBeWrittenAreCountedAndRebuiltAtOpen) {
   TempDir dir;
   FaultEnv env;
-  LogOptions opts;
-  opts.env = &env;
+  LogOptions opts = OptionsOn(&env);
   opts.segment_size = 4096;
   env.FailAlways(FaultOp::kRename, StatusCode::kIOError, 0, ".idx");  // the atomic .idx write
   {
