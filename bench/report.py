@@ -5,6 +5,7 @@ PNG plots (gnuplot). Only the Python standard library; gnuplot from Debian's gnu
 Usage: bench/report.py DIR
 """
 import json
+import math
 import os
 import re
 import subprocess
@@ -101,6 +102,13 @@ def fmt(v, unit="", digits=1):
     return f"{v:.{digits}f}{unit}"
 
 
+def fmt_bucket(us):
+    """An fdatasync percentile read off the engine's histogram: the bound of its bucket."""
+    if us is None:
+        return "–"
+    return "> 1 s" if math.isinf(us) else f"≤ {us:.0f} µs"
+
+
 def engine_blocking(mode, threads, payload=100, prealloc=1):
     return rf"^BM_AppendBlocking/payload:{payload}/durability:{mode}/prealloc:{prealloc}/.*threads:{threads}$"
 
@@ -189,7 +197,7 @@ def main():
         under_load = r.counter(engine_blocking(SYNC, t), "fsync_us")
         tail = r.counter(engine_blocking(SYNC, t), "fsync_p99_us")
         L.append(f"| {t} | " + " | ".join(fmt(v, " µs", 0) for v in vals + [under_load]) +
-                 f" | {'–' if tail is None else '≤ ' + fmt(tail, ' µs', 0)} |")
+                 f" | {fmt_bucket(tail)} |")
     if fsync_us:
         L.append("")
         L.append(f"One fdatasync here is {fsync_us:.0f} µs (BM_Fdatasync, alone); the last two columns are "
@@ -305,7 +313,7 @@ def main():
     fsync_tail = r.counter(engine_blocking(SYNC, 64), "fsync_p99_us")
     target("sync, 64 appenders: p99 ≤ 3 fdatasync times",
            f"{fmt(p99, ' µs', 0)}" + (f" = {p99 / fsync_us:.1f} fsyncs" if p99 and fsync_us else "") +
-           (f" (the fdatasync p99 under that load: ≤ {fsync_tail:.0f} µs)" if fsync_tail else ""),
+           (f" (the fdatasync p99 under that load: {fmt_bucket(fsync_tail)})" if fsync_tail else ""),
            None if not (p99 and fsync_us) else p99 <= 3 * fsync_us)
     sratio = interleaved("sync, 1 appender ≥ 0.9× 1/fdatasync", r"^BM_SyncAppendVsFdatasync",
                          "append_per_s", lambda c: "1/" + fmt(c("fdatasync_us"), " µs", 0), 0.9)
