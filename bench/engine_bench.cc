@@ -153,13 +153,6 @@ BENCHMARK(BM_AppendAsync)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// N threads, each calling the blocking Append; reports p50/p99 append latency and the log's own
-// mean fdatasync. prealloc:1 is the log as the server runs it (OpenWarmLog), prealloc:0 with
-// segments that are ordinary, growing files.
-std::unique_ptr<Log> g_shared_log;
-LogStats g_stats_before;  // at the start of the timed run
-LatencyRecorder g_latency;
-
 // The upper bound (µs) of the histogram bucket that holds the p-th fdatasync of those made
 // between `before` and `after`; 0 without any.
 double FsyncPercentileMicros(const LogStats& before, const LogStats& after, double p) {
@@ -174,6 +167,13 @@ double FsyncPercentileMicros(const LogStats& before, const LogStats& after, doub
   }
   return std::numeric_limits<double>::infinity();
 }
+
+// N threads, each calling the blocking Append; reports p50/p99 append latency and the log's own
+// mean fdatasync. prealloc:1 is the log as the server runs it (OpenWarmLog), prealloc:0 with
+// segments that are ordinary, growing files.
+std::unique_ptr<Log> g_shared_log;
+LogStats g_stats_before;  // at the start of the timed run
+LatencyRecorder g_latency;
 std::atomic<int> g_finished{0};
 
 void BM_AppendBlocking(benchmark::State& state) {
