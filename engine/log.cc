@@ -863,36 +863,46 @@ Status Log::ReadRange(Position after, size_t max, std::vector<Event>* out) const
       std::min<uint64_t>(committed, after.value + std::min<uint64_t>(max, committed));
   std::string buf;
   while (from <= to && from <= committed) {
-    std::shared_ptr<File> file;
-    uint64_t start = 0;
-    uint64_t end = 0;
-    uint64_t last = 0;
-    {
-      std::shared_lock lk(index_mu_);
-      const Segment* seg = FindSegment(Position(from));
-      if (seg == nullptr) return Status::NotFound("position " + std::to_string(from));
-      last = std::min(to, seg->last().value);
-      file = seg->file;
-      start = seg->offsets[from - seg->base.value];
-      end = seg->EndOf(last - seg->base.value);
-    }
-    buf.resize(end - start);
+    Span span;
+    ORDERLOG_RETURN_IF_ERROR(LocateSpan(from, to, &span));
+    buf.resize(span.end - span.start);
     size_t got = 0;
-    ORDERLOG_RETURN_IF_ERROR(file->ReadAt(start, buf.size(), buf.data(), &got));
+    ORDERLOG_RETURN_IF_ERROR(span.file->ReadAt(span.start, buf.size(), buf.data(), &got));
     size_t p = 0;
-    for (uint64_t pos = from; pos <= last; ++pos) {
+    for (uint64_t pos = from; pos <= span.last; ++pos) {
       RecordView rec;
       DecodeResult r = DecodeRecord(buf.data() + p, got - p, &rec);
       if (r.outcome != DecodeOutcome::kOk || rec.position.value != pos) {
-        return Status::Corruption(file->path() + " offset " + std::to_string(start + p) + ": " +
-                                  (r.why != nullptr ? r.why : "unexpected position"));
+        return Status::Corruption(span.file->path() + " offset " + std::to_string(span.start + p) +
+                                  ": " + (r.why != nullptr ? r.why : "unexpected position"));
       }
       out->push_back(rec.ToEvent());
       p += rec.length;
     }
-    from = last + 1;
+    from = span.last + 1;
   }
   return Status::Ok();
+}
+
+Status Log::LocateSpan(uint64_t from, uint64_t to, Span* out) const {
+  std::shared_lock lk(index_mu_);
+  const Segment* seg = FindSegment(Position(from));
+  if (seg == nullptr) return Status::NotFound("position " + std::to_string(from));
+  out->last = std::min(to, seg->last().value);
+  out->file = seg->file;
+  out->start = seg->offsets[from - seg->base.value];
+  out->end = seg->EndOf(out->last - seg->base.value);
+  return Status::Ok();
+}
+
+std::pair<uint64_t, uint64_t> Log::LastVisible(const StreamState& st, uint64_t committed) const {
+  uint64_t pos = st.last.value;
+  uint64_t v = st.version.value;
+  while (pos > committed) {  // appended but not yet acknowledged: not visible
+    pos = PrevOf(Position(pos));
+    --v;
+  }
+  return {pos, v};
 }
 
 StreamVersion Log::CurrentVersion(std::string_view stream) const {
@@ -900,13 +910,7 @@ StreamVersion Log::CurrentVersion(std::string_view stream) const {
   std::shared_lock lk(index_mu_);
   const StreamState* st = streams_.Find(stream);
   if (st == nullptr) return StreamVersion(0);
-  uint64_t pos = st->last.value;
-  uint64_t v = st->version.value;
-  while (pos > committed) {  // appended but not yet acknowledged: not visible
-    pos = PrevOf(Position(pos));
-    --v;
-  }
-  return StreamVersion(v);
+  return StreamVersion(LastVisible(*st, committed).second);
 }
 
 Status Log::ReadStream(std::string_view stream, StreamVersion from, size_t max,
@@ -917,12 +921,7 @@ Status Log::ReadStream(std::string_view stream, StreamVersion from, size_t max,
     std::shared_lock lk(index_mu_);
     const StreamState* st = streams_.Find(stream);
     if (st == nullptr) return Status::Ok();
-    uint64_t pos = st->last.value;
-    uint64_t v = st->version.value;
-    while (pos > committed) {
-      pos = PrevOf(Position(pos));
-      --v;
-    }
+    auto [pos, v] = LastVisible(*st, committed);
     for (; pos != 0 && v >= std::max<uint64_t>(from.value, 1); --v) {
       positions.push_back(pos);
       pos = PrevOf(Position(pos));
@@ -942,20 +941,11 @@ Status Log::Scan(Position after, const std::function<bool(const RecordView&)>& f
   const uint64_t committed = committed_.load(std::memory_order_acquire);
   uint64_t next = after.value + 1;
   while (next <= committed) {
-    std::shared_ptr<File> file;
-    uint64_t start = 0;
-    uint64_t end = 0;
-    uint64_t last = 0;
-    {
-      std::shared_lock lk(index_mu_);
-      const Segment* seg = FindSegment(Position(next));
-      if (seg == nullptr) return Status::NotFound("position " + std::to_string(next));
-      last = std::min(committed, seg->last().value);
-      file = seg->file;
-      start = seg->offsets[next - seg->base.value];
-      end = seg->EndOf(last - seg->base.value);
-    }
-    SegmentReader reader(file.get(), start, end);
+    Span span;
+    ORDERLOG_RETURN_IF_ERROR(LocateSpan(next, committed, &span));
+    const std::shared_ptr<File>& file = span.file;
+    const uint64_t last = span.last;
+    SegmentReader reader(file.get(), span.start, span.end);
     RecordView rec;
     for (;;) {
       const auto r = reader.Read(&rec);

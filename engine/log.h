@@ -27,6 +27,7 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "engine/env.h"
@@ -218,6 +219,18 @@ class Log {
   const Segment* FindSegment(Position p) const;
   bool Locate(Position p, std::shared_ptr<File>* file, uint64_t* offset, uint64_t* end) const;
   uint64_t PrevOf(Position p) const;
+  // The newest event of a stream that readers may see (position <= committed): its position and
+  // version, or 0 and 0.
+  std::pair<uint64_t, uint64_t> LastVisible(const StreamState& st, uint64_t committed) const;
+  // Where the records from position `from` on, up to `to` or the end of from's segment, lie.
+  struct Span {
+    std::shared_ptr<File> file;
+    uint64_t start = 0;  // byte offset of record `from`
+    uint64_t end = 0;    // byte offset just past record `last`
+    uint64_t last = 0;
+  };
+  // Takes index_mu_ (shared) itself.
+  Status LocateSpan(uint64_t from, uint64_t to, Span* out) const;
   Status ReadAt(const File& file, uint64_t offset, uint64_t end, Position expect, Event* out) const;
 
   const std::string dir_;
