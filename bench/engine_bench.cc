@@ -5,6 +5,7 @@
 //   orderlog-bench --benchmark_filter='Append|RawWrite|Fdatasync'
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -71,19 +72,30 @@ struct AsyncTally {
 
 // kBatch appends from this thread without waiting (stream ids in turn, from *n on), then waits
 // until all of them are acknowledged: the writer and the submitter run in parallel.
-void AppendBatchAndWait(Log& log, const std::string& payload, uint64_t* n, AsyncTally* tally) {
+// submit(stream id, completion) queues one append (the completion is a lambda: the callee makes
+// its AppendCallback of it, once, as a direct AppendAsync call would).
+template <typename Submit>
+void SubmitBatchAndWait(Submit submit, uint64_t* n, AsyncTally* tally) {
   const auto& ids = StreamIds();
   for (int i = 0; i < kBatch; ++i, ++*n) {
-    log.AppendAsync(AppendView{ids[*n % kStreams], ExpectedVersion::Any(), 1, payload},
-                    [tally](const Result<AppendResult>& r) {
-                      if (!r.ok()) tally->errors.value.fetch_add(1, std::memory_order_relaxed);
-                      tally->completed.value.fetch_add(1, std::memory_order_release);
-                    });
+    submit(ids[*n % kStreams], [tally](const Result<AppendResult>& r) {
+      if (!r.ok()) tally->errors.value.fetch_add(1, std::memory_order_relaxed);
+      tally->completed.value.fetch_add(1, std::memory_order_release);
+    });
   }
   tally->submitted += kBatch;
   while (tally->completed.value.load(std::memory_order_acquire) < tally->submitted) {
     std::this_thread::sleep_for(std::chrono::microseconds(20));
   }
+}
+
+void AppendBatchAndWait(Log& log, const std::string& payload, uint64_t* n, AsyncTally* tally) {
+  SubmitBatchAndWait(
+      [&](std::string_view id, auto&& done) {
+        log.AppendAsync(AppendView{id, ExpectedVersion::Any(), 1, payload},
+                        std::forward<decltype(done)>(done));
+      },
+      n, tally);
 }
 
 // Appends to *buf the framed records (EncodeRecord, as the log writes them) of positions *n + 1
@@ -329,24 +341,24 @@ BENCHMARK(BM_WakeHandoff)
 // every iteration, so both see the same disk latency and the same state of the page cache (run
 // apart, seconds apart, this VM moves either by 10-40%: the raw loop alone measured 9.7 to 20 M/s).
 
-// Buffered appends from one thread (100 000 per turn, as BM_AppendAsync) against the raw write()
-// loop of the same records (7000 per write(), as BM_RawWrite).
-void BM_BufferedVsRawWrite(benchmark::State& state) {
-  const std::string dir = FreshDir("buffered-vs-raw");
-  auto log = OpenLog(dir + "/log", Durability::kNone);
-  const std::string raw_path = dir + "/raw.seg";
-  const int fd = ::open(raw_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+// Turns of `turn(payload, &n)` (kBatch appends to what is measured, acknowledged) and of the
+// raw framed write() loop writing as many records to a file of its own, timed apart, so that both
+// see the same disk and page cache. Counters: <name>_per_s, raw_per_s, ratio (of the totals) and
+// median_turn_ratio (the median of the turns' ratios, which a VM stall in one turn barely moves).
+template <typename Turn>
+void InterleaveWithRawLoop(benchmark::State& state, const std::string& dir, const std::string& name,
+                           Turn turn) {
+  const int fd = ::open((dir + "/raw.seg").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
   const std::string payload(100, 'x');
-  AsyncTally tally;
   uint64_t n = 0;
   uint64_t raw_n = 0;
-  double engine_s = 0;
+  double measured_s = 0;
   double raw_s = 0;
-  LatencyRecorder turn_ratios;  // (any samples: here raw time / engine time of each turn)
+  LatencyRecorder turn_ratios;  // (any samples: here raw time / measured time of each turn)
   std::string buf;
   for (auto _ : state) {
     const auto t0 = Clock::now();
-    AppendBatchAndWait(*log, payload, &n, &tally);
+    turn(payload, &n);
     const auto t1 = Clock::now();
     for (int done = 0; done < kBatch; done += 7000) {
       buf.clear();
@@ -356,21 +368,153 @@ void BM_BufferedVsRawWrite(benchmark::State& state) {
       }
     }
     const auto t2 = Clock::now();
-    const double e = std::chrono::duration<double>(t1 - t0).count();
+    const double m = std::chrono::duration<double>(t1 - t0).count();
     const double r = std::chrono::duration<double>(t2 - t1).count();
-    engine_s += e;
+    measured_s += m;
     raw_s += r;
-    turn_ratios.Add({r / e});
+    turn_ratios.Add({r / m});
   }
   ::close(fd);
   state.SetItemsProcessed(static_cast<int64_t>(n));
-  state.counters["engine_per_s"] = static_cast<double>(n) / engine_s;
+  state.counters[name + "_per_s"] = static_cast<double>(n) / measured_s;
   state.counters["raw_per_s"] = static_cast<double>(raw_n) / raw_s;
-  state.counters["ratio"] = raw_s / engine_s;
+  state.counters["ratio"] = raw_s / measured_s;
   state.counters["median_turn_ratio"] = turn_ratios.Percentile(0.5);
+}
+
+// Buffered appends from one thread (100 000 per turn, as BM_AppendAsync) against the raw write()
+// loop of the same records (7000 per write(), as BM_RawWrite).
+void BM_BufferedVsRawWrite(benchmark::State& state) {
+  const std::string dir = FreshDir("buffered-vs-raw");
+  auto log = OpenLog(dir + "/log", Durability::kNone);
+  AsyncTally tally;
+  InterleaveWithRawLoop(state, dir, "engine", [&](const std::string& payload, uint64_t* n) {
+    AppendBatchAndWait(*log, payload, n, &tally);
+  });
   if (tally.errors.value.load() != 0) state.SkipWithError("appends failed");
 }
 BENCHMARK(BM_BufferedVsRawWrite)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The least that handing appends from the caller's thread to a writer thread costs here: the
+// caller queues each append as AppendAsync does (a mutex, its bytes copied into the queue, a
+// completion), and one thread takes the queue, encodes each record (EncodeRecord), writes in
+// pieces of 128 KiB and calls the completions. No version check, stream table, index, segments
+// or checksum of the segment: a ceiling for the engine side of BM_BufferedVsRawWrite, measured
+// against the same raw loop in the same turns.
+class MinimalHandoff {
+ public:
+  explicit MinimalHandoff(int fd)
+      : fd_(fd), thread_([this] {
+          ::pthread_setname_np(::pthread_self(), "bare-writer");  // for perf and top -H
+          Loop();
+        }) {}
+  ~MinimalHandoff() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void Submit(std::string_view stream, std::string_view payload, AppendCallback done) {
+    bool wake = false;
+    {
+      std::lock_guard lk(mu_);
+      wake = queue_.empty();
+      if (wake) filled_.store(true, std::memory_order_relaxed);
+      queue_.push_back({bytes_.size(), stream.size(), payload.size(), std::move(done)});
+      bytes_.append(stream);
+      bytes_.append(payload);
+    }
+    if (wake) cv_.notify_one();
+  }
+  bool failed() const { return failed_.load(); }
+
+ private:
+  struct Item {
+    size_t at;
+    size_t stream_size;
+    size_t payload_size;
+    AppendCallback done;
+  };
+
+  void Loop() {
+    std::vector<Item> batch;
+    std::string bytes;
+    std::string buf;
+    uint64_t position = 0;
+    for (;;) {
+      // The engine's writer polls this long before it sleeps, too.
+      for (int i = 0; i < 2000 && !filled_.load(std::memory_order_relaxed); ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        batch.swap(queue_);
+        bytes.swap(bytes_);
+        filled_.store(false, std::memory_order_relaxed);
+      }
+      std::vector<AppendResult> results(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const Item& it = batch[i];
+        RecordView rec;
+        rec.position = Position(++position);
+        rec.version = StreamVersion(1);
+        rec.type = 1;
+        rec.timestamp_ms = 1'795'000'000'000;
+        rec.stream = std::string_view(bytes.data() + it.at, it.stream_size);
+        rec.payload = std::string_view(bytes.data() + it.at + it.stream_size, it.payload_size);
+        EncodeRecord(&buf, rec);
+        results[i] = AppendResult{rec.position, rec.version, rec.timestamp_ms};
+        if (buf.size() >= (128 << 10)) Write(&buf);
+      }
+      Write(&buf);
+      for (size_t i = 0; i < batch.size(); ++i) batch[i].done(results[i]);
+      batch.clear();
+      bytes.clear();
+    }
+  }
+  void Write(std::string* buf) {
+    if (::write(fd_, buf->data(), buf->size()) != static_cast<ssize_t>(buf->size())) {
+      failed_.store(true);
+    }
+    buf->clear();
+  }
+
+  const int fd_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<bool> filled_{false};
+  std::atomic<bool> failed_{false};
+  std::vector<Item> queue_;  // GUARDED_BY(mu_)
+  std::string bytes_;        // GUARDED_BY(mu_)
+  bool stop_ = false;        // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+void BM_HandoffBound(benchmark::State& state) {
+  const std::string dir = FreshDir("handoff-bound");
+  const int fd =
+      ::open((dir + "/handoff.seg").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  AsyncTally tally;
+  {
+    MinimalHandoff handoff(fd);
+    InterleaveWithRawLoop(state, dir, "handoff", [&](const std::string& payload, uint64_t* n) {
+      SubmitBatchAndWait(
+          [&](std::string_view id, auto&& done) {
+            handoff.Submit(id, payload, std::forward<decltype(done)>(done));
+          },
+          n, &tally);
+    });
+    if (handoff.failed()) state.SkipWithError("hand-off write failed");
+  }
+  ::close(fd);
+}
+BENCHMARK(BM_HandoffBound)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // One thread's blocking appends in sync mode against a small append + fdatasync of a plain file
 // (what BM_Fdatasync measures), 50 of each per turn, in the same directory.

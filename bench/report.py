@@ -300,6 +300,12 @@ def main():
            None if e_buf is None else e_buf >= 7e6)
     bratio = interleaved("buffered append ≥ 0.6× the raw write() loop", r"^BM_BufferedVsRawWrite",
                          "engine_per_s", lambda c: fmt_rate(c("raw_per_s")), 0.6)
+    bound = r.counter(r"^BM_HandoffBound", "median_turn_ratio")
+    if bound is not None:
+        target("buffered: a bare hand-off to a writer thread, none of the engine's work (the ceiling)",
+               f"{fmt_rate(r.counter(r'^BM_HandoffBound', 'handoff_per_s'))} against "
+               f"{fmt_rate(r.counter(r'^BM_HandoffBound', 'raw_per_s'))}; median of the turns {bound:.2f}×",
+               None)
     raw_buf = r.rate(r"^BM_RawWrite/payload:100/batch:7000/sync:0/")
     target("buffered append ≥ 0.6× the raw write() loop" + (" (separate runs)" if bratio is not None else ""),
            f"{fmt_rate(e_buf)} = {fmt_ratio(e_buf, raw_buf)}",
