@@ -895,14 +895,13 @@ Status Log::LocateSpan(uint64_t from, uint64_t to, Span* out) const {
   return Status::Ok();
 }
 
-std::pair<uint64_t, uint64_t> Log::LastVisible(const StreamState& st, uint64_t committed) const {
-  uint64_t pos = st.last.value;
-  uint64_t v = st.version.value;
-  while (pos > committed) {  // appended but not yet acknowledged: not visible
-    pos = PrevOf(Position(pos));
-    --v;
+StreamState Log::LastVisible(const StreamState& st, uint64_t committed) const {
+  StreamState visible = st;
+  while (visible.last.value > committed) {  // appended but not yet acknowledged: not visible
+    visible.last = Position(PrevOf(visible.last));
+    visible.version = StreamVersion(visible.version.value - 1);
   }
-  return {pos, v};
+  return visible;
 }
 
 StreamVersion Log::CurrentVersion(std::string_view stream) const {
@@ -910,7 +909,7 @@ StreamVersion Log::CurrentVersion(std::string_view stream) const {
   std::shared_lock lk(index_mu_);
   const StreamState* st = streams_.Find(stream);
   if (st == nullptr) return StreamVersion(0);
-  return StreamVersion(LastVisible(*st, committed).second);
+  return LastVisible(*st, committed).version;
 }
 
 Status Log::ReadStream(std::string_view stream, StreamVersion from, size_t max,
@@ -921,8 +920,10 @@ Status Log::ReadStream(std::string_view stream, StreamVersion from, size_t max,
     std::shared_lock lk(index_mu_);
     const StreamState* st = streams_.Find(stream);
     if (st == nullptr) return Status::Ok();
-    auto [pos, v] = LastVisible(*st, committed);
-    for (; pos != 0 && v >= std::max<uint64_t>(from.value, 1); --v) {
+    const StreamState visible = LastVisible(*st, committed);
+    uint64_t pos = visible.last.value;
+    for (uint64_t v = visible.version.value; pos != 0 && v >= std::max<uint64_t>(from.value, 1);
+         --v) {
       positions.push_back(pos);
       pos = PrevOf(Position(pos));
     }

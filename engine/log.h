@@ -27,7 +27,6 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "engine/env.h"
@@ -220,8 +219,8 @@ class Log {
   bool Locate(Position p, std::shared_ptr<File>* file, uint64_t* offset, uint64_t* end) const;
   uint64_t PrevOf(Position p) const;
   // The newest event of a stream that readers may see (position <= committed): its position and
-  // version, or 0 and 0.
-  std::pair<uint64_t, uint64_t> LastVisible(const StreamState& st, uint64_t committed) const;
+  // version, both 0 when there is none.
+  StreamState LastVisible(const StreamState& st, uint64_t committed) const;
   // Where the records from position `from` on, up to `to` or the end of from's segment, lie.
   struct Span {
     std::shared_ptr<File> file;
