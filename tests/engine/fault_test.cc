@@ -46,6 +46,10 @@ TEST(FaultTest, FailingFsyncMakesTheLogReadOnlyForGood) {
   EXPECT_EQ(log->Read(Position(1))->payload, "durable");
   EXPECT_EQ(log->Read(Position(2)).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(log->CurrentVersion("s"), StreamVersion(1));
+  std::vector<Event> stream;
+  ASSERT_TRUE(log->ReadStream("s", StreamVersion(1), 10, &stream).ok());
+  ASSERT_EQ(stream.size(), 1u);
+  EXPECT_EQ(stream[0].payload, "durable");
   log.reset();
 
   auto reopened = OpenOrDie(dir.path());
