@@ -80,7 +80,7 @@ int Run(const Config& cfg) {
                        .maxRequestSize(http::GuardedRouterHandler::PistacheRequestLimit(limits))
                        .headerTimeout(std::chrono::seconds(10))
                        .bodyTimeout(std::chrono::seconds(10))
-                       .keepaliveTimeout(std::chrono::seconds(60)));
+                       .keepaliveTimeout(limits.keepalive_timeout));
     endpoint->setHandler(std::make_shared<http::GuardedRouterHandler>(router, limits, &metrics));
     endpoint->serveThreaded();
   } catch (const std::exception& e) {

@@ -1,7 +1,5 @@
 #include "server/http/api.h"
 
-#include <pistache/peer.h>
-
 #include "server/http/errors.h"
 #include "server/http/json_body.h"
 #include "server/http/json_out.h"
@@ -12,18 +10,7 @@ namespace Http = Pistache::Http;
 namespace Rest = Pistache::Rest;
 
 Api::Api(domain::OrderService* service, Metrics* metrics, ApiOptions options)
-    : svc_(service), metrics_(metrics), options_(std::move(options)) {
-  kicker_ = std::thread([this] { KickLoop(); });
-}
-
-Api::~Api() {
-  {
-    std::lock_guard lk(kick_mu_);
-    stop_kicker_ = true;
-  }
-  kick_cv_.notify_one();
-  kicker_.join();
-}
+    : svc_(service), metrics_(metrics), options_(std::move(options)) {}
 
 void Api::Register(Rest::Router& router) {
   struct Binding {
@@ -96,8 +83,8 @@ Rest::Route::Handler Api::Guarded(RouteId route,
 }
 
 void Api::ReplyStatus(Writer& rw, const RequestContext& ctx, const Status& status) {
-  const HttpError e = ToHttpError(status);
-  ReplyError(rw, ctx, *metrics_, e.code, e.detail);
+  const PreparedReply r = ErrorReply(status);
+  Reply(rw, ctx, *metrics_, r.code, r.body, r.headers);
 }
 
 bool Api::ReadBody(const Request& req, Writer& rw, const RequestContext& ctx, JsonObject* out) {
@@ -128,7 +115,7 @@ bool Api::CountParam(const Request& req, const char* name, uint64_t* out, Writer
   return true;
 }
 
-std::shared_ptr<Api::Writer> Api::Park(Writer& rw, const RequestContext& ctx) {
+Api::ParkedPtr Api::Park(Writer& rw, const RequestContext& ctx) {
   // Counted in flight before draining_ is read: Drain sets draining_ and then waits for the
   // count, so a write either sees draining_ or is waited for.
   inflight_.fetch_add(1);
@@ -137,39 +124,20 @@ std::shared_ptr<Api::Writer> Api::Park(Writer& rw, const RequestContext& ctx) {
     ReplyError(rw, ctx, *metrics_, 503, "The server is shutting down");
     return nullptr;
   }
-  return std::make_shared<Writer>(std::move(rw));
+  auto parked = std::make_shared<Parked>();
+  parked->writer.emplace(std::move(rw));
+  parked->ctx = ctx;
+  parked->home = ReactorMailbox::Current();  // handlers run on a reactor thread: never null
+  return parked;
 }
 
-void Api::Unpark(const std::shared_ptr<Writer>& rw) {
-  inflight_.fetch_sub(1);
-  std::shared_ptr<Pistache::Tcp::Peer> peer;
-  try {
-    peer = rw->peer();  // throws once the client has gone
-  } catch (const std::exception&) {
-    return;
-  }
-  std::lock_guard lk(kick_mu_);
-  last_peer_ = peer;
-  last_async_ = std::chrono::steady_clock::now();
-}
-
-void Api::KickLoop() {
-  using namespace std::chrono_literals;
-  std::unique_lock lk(kick_mu_);
-  while (!stop_kicker_) {
-    kick_cv_.wait_for(lk, 5ms);
-    if (stop_kicker_) break;
-    if (std::chrono::steady_clock::now() - last_async_ > 200ms) continue;
-    if (auto peer = last_peer_.lock()) {
-      lk.unlock();
-      try {  // the peer may be gone
-        peer->send(Pistache::RawBuffer(std::string(), 0))
-            .then([](ssize_t) {}, Pistache::Async::IgnoreException);
-      } catch (const std::exception&) {
-      }
-      lk.lock();
-    }
-  }
+void Api::Answer(const ParkedPtr& parked, PreparedReply reply) {
+  parked->home->Post([this, parked, reply = std::move(reply)] {
+    Reply(*parked->writer, parked->ctx, *metrics_, reply.code, reply.body, reply.headers);
+    // Destroyed here, on its own thread, whichever thread drops the last reference to `parked`.
+    parked->writer.reset();
+    inflight_.fetch_sub(1);
+  });
 }
 
 bool Api::Drain(std::chrono::milliseconds deadline) {

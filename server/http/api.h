@@ -1,23 +1,24 @@
 // The HTTP API of ../shared/API.md on Pistache: routes, the token check, and the handlers (one
 // file per resource: orders_handlers.cc, events_handlers.cc, ops_handlers.cc).
 //
-// Writes never block a Pistache thread: a handler validates, hands the command and its
-// ResponseWriter to the OrderService and returns; the response is sent from the log's writer
-// thread once the event is durable and folded into the read model.
+// Threads: every handler runs on the reactor thread of its connection. Writes never block it: a
+// handler validates, parks its ResponseWriter, hands the command to the OrderService and returns.
+// Once the event is durable and folded into the read model, the completion (on the log's writer
+// thread) prepares the answer and posts it to the reactor that parked the writer, which sends it:
+// no Pistache object is touched on any other thread (see reactor_mailbox.h).
 #pragma once
 
 #include <pistache/router.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 
 #include "server/domain/order_service.h"
 #include "server/http/http_util.h"
 #include "server/http/metrics.h"
+#include "server/http/reactor_mailbox.h"
 
 namespace orderlog::http {
 
@@ -29,7 +30,6 @@ struct ApiOptions {
 class Api {
  public:
   Api(domain::OrderService* service, Metrics* metrics, ApiOptions options);
-  ~Api();
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
@@ -67,27 +67,25 @@ class Api {
   // An optional non-negative integer query parameter into *out; false (and answered 422) if bad.
   bool CountParam(const Request& req, const char* name, uint64_t* out, Writer& rw,
                   const RequestContext& ctx);
-  // Writes in flight: their ResponseWriters live until the writer thread answers them.
-  // nullptr (and answered 503) once the server is draining.
-  std::shared_ptr<Writer> Park(Writer& rw, const RequestContext& ctx);
-  void Unpark(const std::shared_ptr<Writer>& rw);
-  void KickLoop();
+  // A write in flight: its ResponseWriter, kept until the answer is sent from `home`, the
+  // reactor thread that took the request. Only that thread touches `writer`.
+  struct Parked {
+    std::optional<Writer> writer;
+    RequestContext ctx;
+    std::shared_ptr<ReactorMailbox> home;
+  };
+  using ParkedPtr = std::shared_ptr<Parked>;
+
+  // Reactor thread. nullptr (and answered 503) once the server is draining.
+  ParkedPtr Park(Writer& rw, const RequestContext& ctx);
+  // Any thread (the log's writer thread): sends `reply` from the parked request's reactor.
+  void Answer(const ParkedPtr& parked, PreparedReply reply);
 
   domain::OrderService* svc_;
   Metrics* metrics_;
   ApiOptions options_;
   std::atomic<bool> draining_{false};
   std::atomic<int> inflight_{0};
-
-  // Pistache 0.0.5 can lose the wake-up of a response sent from another thread (#1199): while
-  // cross-thread responses are being sent, a zero-length write to a recently answered peer every
-  // few milliseconds re-arms its reactor.
-  std::mutex kick_mu_;
-  std::condition_variable kick_cv_;
-  std::weak_ptr<Pistache::Tcp::Peer> last_peer_;        // GUARDED_BY(kick_mu_)
-  std::chrono::steady_clock::time_point last_async_{};  // GUARDED_BY(kick_mu_)
-  bool stop_kicker_ = false;                            // GUARDED_BY(kick_mu_)
-  std::thread kicker_;
 };
 
 }  // namespace orderlog::http

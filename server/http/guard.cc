@@ -27,6 +27,10 @@ struct Expose {
 };
 template struct Expose<TransportMember, &Pistache::Tcp::Handler::transport_>;
 
+// Connections whose peers are gone are forgotten at most this long after (Pistache's idle sweep
+// drops peers without telling the handler).
+constexpr auto kPurgeEvery = std::chrono::seconds(5);
+
 bool IEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
@@ -43,27 +47,6 @@ std::string_view Trim(std::string_view s) {
 
 }  // namespace
 
-struct GuardedRouterHandler::Frame {
-  enum class State : unsigned char {
-    kHead,
-    kBody,
-    kChunkSize,
-    kChunkData,
-    kChunkCrlf,
-    kTrailer,
-    kClosed
-  };
-  State state = State::kHead;
-  std::string head;        // bytes of the request line and headers so far
-  uint64_t body_left = 0;  // kBody / kChunkData
-  uint64_t chunked_total = 0;
-  std::string line;  // chunk-size or trailer line so far
-  // From the current request's head.
-  std::string method;
-  std::string path;
-  std::string authorization;
-};
-
 GuardedRouterHandler::GuardedRouterHandler(std::shared_ptr<Pistache::Rest::Router> routes,
                                            GuardLimits limits, Metrics* metrics)
     : RouterHandler(routes),
@@ -79,8 +62,14 @@ std::shared_ptr<Pistache::Tcp::Handler> GuardedRouterHandler::clone() const {
   copy->inner_->setMaxResponseSize(getMaxResponseSize());
   copy->inner_->setHeaderTimeout(getHeaderTimeout());
   copy->inner_->setBodyTimeout(getBodyTimeout());
-  copy->frames_.clear();
+  copy->mailbox_.reset();
+  copy->connections_.clear();
   return copy;
+}
+
+void GuardedRouterHandler::Purge(std::chrono::steady_clock::time_point now) {
+  std::erase_if(connections_, [](const auto& entry) { return entry.second.peer.expired(); });
+  next_purge_ = now + kPurgeEvery;
 }
 
 size_t GuardedRouterHandler::PistacheRequestLimit(const GuardLimits& l) {
@@ -89,24 +78,44 @@ size_t GuardedRouterHandler::PistacheRequestLimit(const GuardLimits& l) {
   return l.max_request_line + l.max_header_section + 6 * l.max_body + l.max_header_section + 64;
 }
 
+void GuardedRouterHandler::onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  // The request parser, through the inner handler that uses it (Http::Handler::onConnection is
+  // private, but public as the Tcp::Handler override). Bells get one too: the idle sweep reads it.
+  static_cast<Pistache::Tcp::Handler*>(inner_.get())->onConnection(peer);
+  if (!ReactorMailbox::IsBell(*peer)) connections_.emplace(peer->getID(), Connection{peer, {}});
+}
+
 void GuardedRouterHandler::onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
-  frames_.erase(peer.get());
+  connections_.erase(peer->getID());
   RouterHandler::onDisconnection(peer);
 }
 
 void GuardedRouterHandler::onInput(const char* buffer, size_t len,
                                    const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
-  auto& slot = frames_[peer.get()];
-  if (!slot) slot = std::make_shared<Frame>();
-  Frame& f = *slot;
-  if (f.state == Frame::State::kClosed) return;  // refused: nothing more is read
-  if (auto refusal = Scan(f, buffer, len)) {
-    SendAndClose(peer, *refusal, f);
-    f.state = Frame::State::kClosed;
-    return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!mailbox_)
+    mailbox_ = std::make_shared<ReactorMailbox>(transport(), limits_.keepalive_timeout);
+  mailbox_->Tend(now);
+  if (now >= next_purge_) Purge(now);
+  const auto it = connections_.find(peer->getID());
+  if (it == connections_.end()) {  // only bells are not connections
+    mailbox_->RunPosted();
+  } else {
+    Frame& f = it->second.frame;
+    if (f.state == Frame::State::kClosed) return;  // refused: nothing more is read
+    if (auto refusal = Scan(f, buffer, len)) {
+      SendAndClose(peer, *refusal, f);
+      f.state = Frame::State::kClosed;
+    } else {
+      inner_.get()->*Get(TransportMember{}) = transport();
+      static_cast<Pistache::Tcp::Handler*>(inner_.get())->onInput(buffer, len, peer);
+    }
   }
-  inner_.get()->*Get(TransportMember{}) = transport();
-  static_cast<Pistache::Tcp::Handler*>(inner_.get())->onInput(buffer, len, peer);
+  // Pistache queues every send by the peer's descriptor number and writes it on a later turn of
+  // the reactor; a peer that disconnects meanwhile can have its number reused by a new
+  // connection, which would then receive the old peer's answer. Writing the answers out now,
+  // while each addressee is still the peer it was sent to, closes that window.
+  transport()->flush();
 }
 
 std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::Scan(Frame& f, const char* p,

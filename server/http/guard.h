@@ -8,15 +8,20 @@
 //    Content-Length together with Transfer-Encoding (400) likewise.
 // The route/method (404/405) and token (401) checks come first, as the API contract orders them.
 // Everything else is passed through unchanged to the router.
+//
+// One clone runs per reactor thread, and every call below runs on that thread. The clone also
+// owns the reactor's ReactorMailbox: the bell's input arrives here and runs the posted tasks.
 #pragma once
 
 #include <pistache/router.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_map>
 
 #include "server/http/metrics.h"
+#include "server/http/reactor_mailbox.h"
 
 namespace orderlog::http {
 
@@ -25,6 +30,8 @@ struct GuardLimits {
   size_t max_request_line = 8 * 1024;
   size_t max_header_section = 16 * 1024;
   std::string auth_token;  // empty: no token required
+  // The endpoint's keep-alive timeout: Pistache closes a peer idle for that long (bells too).
+  std::chrono::milliseconds keepalive_timeout{60'000};
 };
 
 class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
@@ -33,6 +40,7 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
                        Metrics* metrics);
   std::shared_ptr<Pistache::Tcp::Handler> clone() const override;
 
+  void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
   void onInput(const char* buffer, size_t len,
                const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
   void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
@@ -41,7 +49,35 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   static size_t PistacheRequestLimit(const GuardLimits& limits);
 
  private:
-  struct Frame;
+  // Where a connection is in its current request.
+  struct Frame {
+    enum class State : unsigned char {
+      kHead,
+      kBody,
+      kChunkSize,
+      kChunkData,
+      kChunkCrlf,
+      kTrailer,
+      kClosed
+    };
+    State state = State::kHead;
+    std::string head;        // bytes of the request line and headers so far
+    uint64_t body_left = 0;  // kBody / kChunkData
+    uint64_t chunked_total = 0;
+    std::string line;  // chunk-size or trailer line so far
+    // From the current request's head.
+    std::string method;
+    std::string path;
+    std::string authorization;
+  };
+  // Kept by the guard, not as peer data: a peer's last reference can be dropped on Pistache's
+  // accept thread, and what it owns would be destroyed there.
+  struct Connection {
+    std::weak_ptr<Pistache::Tcp::Peer> peer;
+    Frame frame;
+  };
+  // Forgets connections whose peers Pistache has dropped without onDisconnection.
+  void Purge(std::chrono::steady_clock::time_point now);
   struct Refusal {
     int code;
     std::string reason;
@@ -61,8 +97,11 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   Metrics* metrics_;
   // The Http::Handler that parses and routes what the guard lets through (per reactor clone).
   std::shared_ptr<Pistache::Rest::Private::RouterHandler> inner_;
-  std::unordered_map<Pistache::Tcp::Peer*, std::shared_ptr<Frame>>
-      frames_;  // shared: clone() copies
+  // Made on the reactor's first input (the transport knows its thread only once it runs).
+  std::shared_ptr<ReactorMailbox> mailbox_;
+  // By Peer::getID(), which is never reused (descriptor numbers and addresses are).
+  std::unordered_map<size_t, Connection> connections_;
+  std::chrono::steady_clock::time_point next_purge_{};
 };
 
 }  // namespace orderlog::http

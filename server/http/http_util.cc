@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "server/http/errors.h"
 #include "server/http/json_out.h"
 
 namespace orderlog::http {
@@ -37,12 +38,17 @@ void Reply(Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics
       ctx.route, ctx.method, code,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.start).count());
   // A client that has gone makes Pistache throw from send() (synchronously, "Write failed"), or
-  // reject its promise later: neither may escape, least of all on the log's writer thread.
+  // reject its promise later: neither may escape into the reactor.
   try {
     rw.send(static_cast<Http::Code>(code), body, mime)
         .then([](ssize_t) {}, Pistache::Async::IgnoreException);
   } catch (const std::exception&) {
   }
+}
+
+PreparedReply ErrorReply(const Status& status) {
+  HttpError e = ToHttpError(status);
+  return {e.code, ErrorJson(e.detail), {}};
 }
 
 void ReplyError(Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics, int code,

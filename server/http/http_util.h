@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/status.h"
 #include "server/http/metrics.h"
 #include "server/http/routes.h"
 
@@ -53,7 +54,18 @@ struct ReplyHeaders {
   bool www_authenticate = false;
 };
 
+// An answer worked out off the reactor thread (by a write's completion), sent later from it.
+struct PreparedReply {
+  int code = 200;
+  std::string body;  // JSON
+  ReplyHeaders headers;
+};
+
+// The JSON error answer for a failed status (errors.h decides the code).
+PreparedReply ErrorReply(const Status& status);
+
 // Sends a JSON body (or, with content_type, another kind) and counts the response.
+// Reactor thread only, like every use of a ResponseWriter.
 void Reply(Pistache::Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics,
            int code, const std::string& body, const ReplyHeaders& headers = {},
            const char* content_type = nullptr);

@@ -101,18 +101,15 @@ void Api::CreateOrder(const Request& req, Writer& rw, RequestContext& ctx) {
   auto parked = Park(rw, ctx);
   if (!parked) return;
   const auto t0 = Clock::now();
-  svc_->Create(
-      std::move(cmd), [this, parked, ctx, t0](const orderlog::Result<domain::CreateResult>& r) {
-        if (r.ok()) {
-          if (!r->repeated) metrics_->ObserveAppend(Since(t0));
-          const std::string id = r->id.ToString();
-          Reply(*parked, ctx, *metrics_, 201, MessageJson(id, "Order created successfully"),
-                {.etag = "1", .location = "/orders/" + id + "/"});
-        } else {
-          ReplyStatus(*parked, ctx, r.status());
-        }
-        Unpark(parked);
-      });
+  // Runs on the log's writer thread.
+  svc_->Create(std::move(cmd), [this, parked, t0](const orderlog::Result<domain::CreateResult>& r) {
+    if (!r.ok()) return Answer(parked, ErrorReply(r.status()));
+    if (!r->repeated) metrics_->ObserveAppend(Since(t0));
+    const std::string id = r->id.ToString();
+    Answer(parked, {201,
+                    MessageJson(id, "Order created successfully"),
+                    {.etag = "1", .location = "/orders/" + id + "/"}});
+  });
 }
 
 void Api::ChangeStatus(const Request& req, Writer& rw, RequestContext& ctx) {
@@ -143,16 +140,12 @@ void Api::ChangeStatus(const Request& req, Writer& rw, RequestContext& ctx) {
   if (!parked) return;
   const auto t0 = Clock::now();
   const std::string message = std::string("Order status updated to ") + domain::StatusName(*status);
-  svc_->ChangeStatus(std::move(cmd), [this, parked, ctx, t0, id,
+  // Runs on the log's writer thread.
+  svc_->ChangeStatus(std::move(cmd), [this, parked, t0, id,
                                       message](const orderlog::Result<domain::ChangeResult>& r) {
-    if (r.ok()) {
-      if (!r->noop) metrics_->ObserveAppend(Since(t0));
-      Reply(*parked, ctx, *metrics_, 200, MessageJson(id, message),
-            {.etag = std::to_string(r->version)});
-    } else {
-      ReplyStatus(*parked, ctx, r.status());
-    }
-    Unpark(parked);
+    if (!r.ok()) return Answer(parked, ErrorReply(r.status()));
+    if (!r->noop) metrics_->ObserveAppend(Since(t0));
+    Answer(parked, {200, MessageJson(id, message), {.etag = std::to_string(r->version)}});
   });
 }
 
