@@ -5,13 +5,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <regex>
 
 namespace orderlog::testing {
 
 std::string ServerBinary() {
-  return ORDERLOG_SERVER_PATH;
+  const char* other = std::getenv("ORDERLOG_SERVER_BINARY");
+  return other != nullptr ? other : ORDERLOG_SERVER_PATH;
 }
 
 ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::string> extra_args)
@@ -78,6 +82,15 @@ std::string ServerProcess::FullOutput() const {
 
 ServerProcess::~ServerProcess() {
   Kill();
+  // A sanitizer report in any server a test started fails that test, whatever it checked.
+  const std::string out = FullOutput();
+  for (const char* report : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                             "WARNING: ThreadSanitizer", "runtime error:"}) {
+    if (out.find(report) != std::string::npos) {
+      ADD_FAILURE() << "the server reported \"" << report << "\":\n" << out;
+      break;
+    }
+  }
 }
 
 int ServerProcess::Wait(int timeout_ms) {

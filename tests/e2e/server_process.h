@@ -38,7 +38,8 @@ class ServerProcess {
   std::string output_;
 };
 
-// Path of the server binary under test (set by CMake).
+// Path of the server binary under test: $ORDERLOG_SERVER_BINARY, else the one CMake built with
+// the tests (the variable lets a suite run against another build, e.g. an older commit's).
 std::string ServerBinary();
 
 }  // namespace orderlog::testing
