@@ -86,6 +86,12 @@ void GuardedRouterHandler::onConnection(const std::shared_ptr<Pistache::Tcp::Pee
 }
 
 void GuardedRouterHandler::onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  // Pistache queues every send by the peer's descriptor number and writes it on a later turn of
+  // the reactor. The peer's number is about to be closed, and a connection accepted in the same
+  // turn can be given it: it would then receive this peer's queued answers. Writing the queue out
+  // now, while every number still names the peer its answer was sent to, closes that window (and
+  // costs nothing per request).
+  transport()->flush();
   connections_.erase(peer->getID());
   RouterHandler::onDisconnection(peer);
 }
@@ -111,11 +117,6 @@ void GuardedRouterHandler::onInput(const char* buffer, size_t len,
       static_cast<Pistache::Tcp::Handler*>(inner_.get())->onInput(buffer, len, peer);
     }
   }
-  // Pistache queues every send by the peer's descriptor number and writes it on a later turn of
-  // the reactor; a peer that disconnects meanwhile can have its number reused by a new
-  // connection, which would then receive the old peer's answer. Writing the answers out now,
-  // while each addressee is still the peer it was sent to, closes that window.
-  transport()->flush();
 }
 
 std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::Scan(Frame& f, const char* p,
