@@ -1,5 +1,6 @@
 // /events/ — the global feed.
 #include "server/http/api.h"
+#include "server/domain/order_json.h"
 #include "server/http/json_out.h"
 
 namespace orderlog::http {
@@ -19,7 +20,7 @@ void Api::Feed(const Request& req, Writer& rw, RequestContext& ctx) {
     ReplyStatus(rw, ctx, s);
     return;
   }
-  Reply(rw, ctx, *metrics_, 200, EventsJson(events, /*with_order_id=*/true));
+  Reply(rw, ctx, *metrics_, 200, domain::EventsJson(events, /*with_order_id=*/true));
 }
 
 }  // namespace orderlog::http

@@ -4,6 +4,7 @@
 #include "server/http/api.h"
 #include "server/http/errors.h"
 #include "server/http/json_body.h"
+#include "server/domain/order_json.h"
 #include "server/http/json_out.h"
 
 namespace orderlog::http {
@@ -179,7 +180,7 @@ void Api::GetOrder(const Request& req, Writer& rw, RequestContext& ctx) {
     ReplyStatus(rw, ctx, state.status());
     return;
   }
-  Reply(rw, ctx, *metrics_, 200, OrderJson(*state), {.etag = std::to_string(state->version)});
+  Reply(rw, ctx, *metrics_, 200, domain::OrderJson(*state), {.etag = std::to_string(state->version)});
 }
 
 void Api::ListOrders(const Request& req, Writer& rw, RequestContext& ctx) {
@@ -200,7 +201,7 @@ void Api::ListOrders(const Request& req, Writer& rw, RequestContext& ctx) {
   }
   size_t total = 0;
   const auto orders = svc_->List(filter, offset, limit, &total);
-  Reply(rw, ctx, *metrics_, 200, OrdersJson(orders), {.total_count = total});
+  Reply(rw, ctx, *metrics_, 200, domain::OrdersJson(orders), {.total_count = total});
 }
 
 void Api::OrderEvents(const Request& req, Writer& rw, RequestContext& ctx) {
@@ -211,7 +212,7 @@ void Api::OrderEvents(const Request& req, Writer& rw, RequestContext& ctx) {
     ReplyStatus(rw, ctx, s);
     return;
   }
-  Reply(rw, ctx, *metrics_, 200, EventsJson(events, /*with_order_id=*/false));
+  Reply(rw, ctx, *metrics_, 200, domain::EventsJson(events, /*with_order_id=*/false));
 }
 
 }  // namespace orderlog::http

@@ -1,0 +1,111 @@
+#include "server/domain/order_json.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace orderlog::domain {
+
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Str(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void Order(Writer& w, const OrderState& o) {
+  w.StartObject();
+  Str(w, "customer_id");
+  Str(w, o.customer_id);
+  Str(w, "product");
+  Str(w, o.product);
+  Str(w, "quantity");
+  w.Uint(o.quantity);
+  Str(w, "order_id");
+  Str(w, o.id.ToString());
+  Str(w, "status");
+  Str(w, StatusName(o.status));
+  Str(w, "version");
+  w.Uint64(o.version);
+  Str(w, "created_at");
+  Str(w, FormatTimestamp(o.created_at_ms));
+  Str(w, "updated_at");
+  Str(w, FormatTimestamp(o.updated_at_ms));
+  w.EndObject();
+}
+
+void Event(Writer& w, const OrderEventRecord& e, bool with_order_id) {
+  w.StartObject();
+  Str(w, "position");
+  w.Uint64(e.position.value);
+  if (with_order_id) {
+    Str(w, "order_id");
+    Str(w, e.order_id);
+  }
+  Str(w, "version");
+  w.Uint64(e.version);
+  Str(w, "type");
+  Str(w, EventTypeName(static_cast<uint16_t>(e.type)));
+  Str(w, "timestamp");
+  Str(w, FormatTimestamp(e.timestamp_ms));
+  Str(w, "data");
+  w.StartObject();
+  if (const auto* c = std::get_if<OrderCreated>(&e.event)) {
+    Str(w, "customer_id");
+    Str(w, c->customer_id);
+    Str(w, "product");
+    Str(w, c->product);
+    Str(w, "quantity");
+    w.Uint(c->quantity);
+    Str(w, "status");
+    Str(w, StatusName(OrderStatus::kProcessing));
+  } else {
+    const auto& s = std::get<OrderStatusChanged>(e.event);
+    Str(w, "old_status");
+    Str(w, StatusName(s.old_status));
+    Str(w, "new_status");
+    Str(w, StatusName(s.new_status));
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+std::string Take(const rapidjson::StringBuffer& b) {
+  return std::string(b.GetString(), b.GetSize());
+}
+
+}  // namespace
+
+std::string OrderJson(const OrderState& order) {
+  rapidjson::StringBuffer b;
+  Writer w(b);
+  Order(w, order);
+  return Take(b);
+}
+
+std::string OrdersJson(const std::vector<OrderState>& orders) {
+  rapidjson::StringBuffer b;
+  Writer w(b);
+  w.StartArray();
+  for (const auto& o : orders) Order(w, o);
+  w.EndArray();
+  return Take(b);
+}
+
+std::string EventsJson(const std::vector<OrderEventRecord>& events, bool with_order_id) {
+  rapidjson::StringBuffer b;
+  Writer w(b);
+  w.StartArray();
+  for (const auto& e : events) Event(w, e, with_order_id);
+  w.EndArray();
+  return Take(b);
+}
+
+std::string EventJson(const OrderEventRecord& event, bool with_order_id) {
+  rapidjson::StringBuffer b;
+  Writer w(b);
+  Event(w, event, with_order_id);
+  return Take(b);
+}
+
+}  // namespace orderlog::domain
