@@ -13,6 +13,72 @@ namespace orderlog {
 
 namespace f = format;
 
+namespace {
+
+// A segment still named ".pending" was created at a roll-over whose seal had not been made
+// durable when the last run stopped (the syncer finishes a seal after the writer has moved on).
+// If the segment before it is sealed (its footer is at its end: the process stopped, the page
+// cache kept everything), the roll-over is finished here as the syncer would have finished it
+// (the sealed segment synced, the name given, the directory synced), and the segment's records
+// are recovered like any active segment's: in interval and none modes they were acknowledged
+// once written, and a process crash must not take them. If it is not (power was lost before the
+// footer reached the disk), none of the segment's records was acknowledged as durable (sync mode
+// waits for the seal) and it is removed, with any later one: the segment before it is the last
+// one again.
+Status FinishOrUndoRollOvers(Env* env, const std::string& dir) {
+  auto names = env->ListDir(dir);
+  if (!names.ok()) return names.status();
+  const std::string_view pending_suffix = f::kPendingSuffix;
+  std::vector<Position> pending;
+  for (const std::string& name : *names) {
+    const std::string_view n = name;
+    if (n.size() <= pending_suffix.size() ||
+        n.substr(n.size() - pending_suffix.size()) != pending_suffix) {
+      continue;
+    }
+    if (auto base = ParseSegmentFileName(n.substr(0, n.size() - pending_suffix.size()))) {
+      pending.push_back(*base);
+    }
+  }
+  if (pending.empty()) return Status::Ok();
+  std::sort(pending.begin(), pending.end());
+  auto listed = ListSegmentFiles(env, dir);
+  if (!listed.ok()) return listed.status();
+  std::vector<Position> named = std::move(listed).value();
+  bool undo = false;  // once one is undone, every later one is too
+  for (const Position base : pending) {
+    const std::string path = JoinPath(dir, SegmentFileName(base));
+    const auto before = std::lower_bound(named.begin(), named.end(), base);
+    bool sealed_before = false;
+    if (!undo && before != named.begin() && before == named.end()) {
+      const std::string prev = JoinPath(dir, SegmentFileName(*(before - 1)));
+      auto file = env->Open(prev, OpenMode::kReadWrite);
+      if (!file.ok()) return file.status();
+      auto size = (*file)->Size();
+      if (!size.ok()) return size.status();
+      if (*size >= f::kSegmentHeaderSize + f::kFooterSize) {
+        std::string tail(f::kFooterSize, '\0');
+        size_t got = 0;
+        ORDERLOG_RETURN_IF_ERROR(
+            (*file)->ReadAt(*size - f::kFooterSize, tail.size(), tail.data(), &got));
+        const auto footer = DecodeSegmentFooter(std::string_view(tail.data(), got));
+        sealed_before = footer && footer->last_position.value + 1 == base.value;
+      }
+      if (sealed_before) ORDERLOG_RETURN_IF_ERROR((*file)->Sync());
+    }
+    if (sealed_before) {
+      ORDERLOG_RETURN_IF_ERROR(env->Rename(path + f::kPendingSuffix, path));
+      named.push_back(base);
+    } else {
+      undo = true;
+      ORDERLOG_RETURN_IF_ERROR(env->Remove(path + f::kPendingSuffix));
+    }
+  }
+  return env->SyncDir(dir);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions& options) {
   if (options.segment_size < 4096 || options.segment_size > f::kMaxSegmentSize) {
     return Status::InvalidArgument("segment size must be between 4 KiB and 2 GiB");
@@ -31,22 +97,7 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
   }
 
   if (!options.read_only) {
-    // A segment still named ".pending" was created at a roll-over whose seal never became
-    // durable: none of its records was acknowledged as durable, and the segment before it is the
-    // last one again.
-    auto names = env->ListDir(dir);
-    if (!names.ok()) return names.status();
-    bool removed = false;
-    for (const std::string& name : *names) {
-      const std::string_view n = name;
-      const std::string_view pending = f::kPendingSuffix;
-      if (n.size() > pending.size() && n.substr(n.size() - pending.size()) == pending &&
-          ParseSegmentFileName(n.substr(0, n.size() - pending.size()))) {
-        ORDERLOG_RETURN_IF_ERROR(env->Remove(JoinPath(dir, name)));
-        removed = true;
-      }
-    }
-    if (removed) ORDERLOG_RETURN_IF_ERROR(env->SyncDir(dir));
+    ORDERLOG_RETURN_IF_ERROR(FinishOrUndoRollOvers(env, dir));
     // A spare from the last run is whole under its final name (renamed once synced); one being
     // written when it stopped is not.
     const std::string spare = JoinPath(dir, f::kSpareFileName);

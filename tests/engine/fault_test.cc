@@ -314,6 +314,47 @@ TEST(FaultTest, ARollOverWhoseSealNeverBecameDurableIsUndoneAtOpen) {
   EXPECT_EQ(more->position.value, segs[0].records + 1);
 }
 
+// The same roll-over, but only the process dies: the page cache keeps the old segment's footer and
+// the new segment's records. Those records were acknowledged once written (this mode promises
+// they survive kill -9), so open finishes the roll-over instead of undoing it, and keeps them.
+TEST(FaultTest, AProcessCrashBeforeARollOversSealIsDurableLosesNothingWritten) {
+  TempDir dir;
+  FaultEnv env;
+  const LogOptions opts = RollingBuffered(&env);
+  env.CrashAtNth(FaultOp::kRename, 1);  // the first seal: its sync ran, its rename does not
+  uint64_t accepted = 0;
+  {
+    auto log = OpenOrDie(dir.path(), opts);
+    auto append = [&](int i) {
+      if (!log->Append(Req("s" + std::to_string(i % 3), PayloadFor(i))).ok()) return false;
+      ++accepted;
+      return true;
+    };
+    env.HoldSyncs(SegmentFileName(Position(1)));
+    int i = 0;
+    while (i < 1000 && !env.WaitUntilHeld(std::chrono::milliseconds(0))) ASSERT_TRUE(append(i++));
+    ASSERT_TRUE(env.WaitUntilHeld(std::chrono::seconds(10)));
+    for (int j = 0; j < 10; ++j) ASSERT_TRUE(append(i++));
+    env.ReleaseSyncs();
+    while (i < 1000 && append(i)) ++i;
+  }
+  ASSERT_TRUE(env.crashed());
+  env.Reset();  // no power loss: every write the process made is still there
+  ASSERT_TRUE(AnyPendingSegment(dir.path()));
+
+  auto log = OpenOrDie(dir.path(), opts);
+  EXPECT_FALSE(AnyPendingSegment(dir.path()));
+  const auto segs = log->Segments();
+  ASSERT_GE(segs.size(), 2u);
+  EXPECT_TRUE(segs[0].sealed);
+  EXPECT_LT(segs[0].records, accepted);  // some of what was accepted is in the second segment
+  EXPECT_EQ(log->committed_position().value, accepted);
+  EXPECT_EQ(ScanChecked(*log), accepted);
+  auto more = log->Append(Req("s0", "after recovery"));
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  EXPECT_EQ(more->position.value, accepted + 1);
+}
+
 // Power loss in buffered mode, at every sync of a workload that rolls over many times: whatever
 // survives must open without errors as a gap-free log, and everything Sync() acknowledged is in it.
 TEST(FaultTest, PowerLossInBufferedModeLeavesAGapFreeLog) {
