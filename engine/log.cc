@@ -8,6 +8,7 @@
 #include "engine/checksum.h"
 #include "engine/log_internal.h"
 #include "engine/segment.h"
+#include "engine/waiter.h"
 
 namespace orderlog {
 
@@ -109,28 +110,6 @@ void Log::AppendAsync(const AppendView& request, AppendCallback done) {
   }
   if (wake) queue_cv_.notify_one();
 }
-
-namespace {
-
-// Completion state for a blocking call waiting on the writer thread.
-template <typename T>
-struct Waiter {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<T> value;
-
-  void Set(T v) {
-    std::lock_guard lk(mu);
-    value.emplace(std::move(v));
-    cv.notify_one();  // under the lock: the waiter cannot destroy us before we are done
-  }
-  T Wait() {
-    std::unique_lock lk(mu);
-    cv.wait(lk, [&] { return value.has_value(); });
-    return std::move(*value);
-  }
-};
-}  // namespace
 
 // Waking the threads blocked in Append is what group commit costs at high concurrency: one futex
 // wake is several microseconds here, and fifty of them in a row on the writer thread would delay

@@ -1,6 +1,7 @@
 // The order service: the write side (commands decided against the current state and appended to
-// the log) and the read side (the read model, history, feed, time travel), start-up from the
-// newest valid snapshot plus the tail of the log, and periodic snapshots. The HTTP layer and the
+// the log; order_service.cc), the read side (the read model; history, feed and time travel read
+// the log: order_history.cc), start-up from the newest valid snapshot plus the tail of the log
+// (order_startup.cc), and periodic snapshots (snapshot_scheduler.h). The HTTP layer and the
 // tools sit on top of this; it knows nothing of HTTP.
 //
 // Threads: every method may be called from any thread. Command completions run on the log's
@@ -8,14 +9,11 @@
 // model, so a client told "done" sees its change in its next query.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -23,6 +21,7 @@
 #include "server/domain/events.h"
 #include "server/domain/order.h"
 #include "server/domain/read_model.h"
+#include "server/domain/snapshot_scheduler.h"
 
 namespace orderlog::domain {
 
@@ -134,7 +133,7 @@ class OrderService {
   Position position() const { return log_->committed_position(); }
   size_t order_count() const { return model_->order_count(); }
   Status health() const { return log_->health(); }
-  Position last_snapshot_position() const { return Position(last_snapshot_.load()); }
+  Position last_snapshot_position() const { return snapshots_->last(); }
   const Log& log() const { return *log_; }
   const ReadModel& model() const { return *model_; }
 
@@ -154,42 +153,45 @@ class OrderService {
     OrderId id;
     std::vector<CreateCallback> followers;
   };
+  // A create whose append is in flight: what its completion needs.
+  struct CreateInFlight {
+    OrderId id;
+    std::string id_text;
+    std::string key;  // the idempotency key, empty for none
+    OrderCreated event;
+    CreateCallback done;
+  };
+  // A status change whose append is in flight.
+  struct ChangeInFlight {
+    std::string id;
+    OrderStatusChanged event;
+    ChangeCallback done;
+  };
 
   explicit OrderService(const ServiceOptions& options);
+  // order_startup.cc
   Status Start(StartupReport* report);
   void Info(const std::string& line) const;
+  // The completions, on the log's writer thread once the append is durable (or has failed):
+  // fold the event into the read model, settle the pending state, answer the callers.
+  void CompleteCreate(const CreateInFlight& c, const Result<AppendResult>& r);
+  void CompleteChange(const ChangeInFlight& c, const Result<AppendResult>& r);
   void Settle(const std::string& order_id);  // an append for this order completed
   template <typename T>
   void Deliver(const std::function<void(const Result<T>&)>& done, const Result<T>& r);
-  void AfterCommit(Position position);
-  void SnapshotLoop();
-  uint64_t NextSnapshotAfter(Position position) const;
-  Status WriteSnapshotNow(const ReadModel::Frozen& frozen);
+  // order_history.cc
   Result<std::vector<OrderEventRecord>> ReadOrder(std::string_view order_id) const;
 
   ServiceOptions options_;
   std::unique_ptr<Log> log_;
   std::unique_ptr<ReadModel> model_;
+  std::unique_ptr<SnapshotScheduler> snapshots_;  // made at start-up, once the model is loaded
 
   // Decisions are made one at a time, against the read model plus the appends still in flight.
   std::mutex decide_mu_;
   std::unordered_map<std::string, PendingOrder> pending_;     // GUARDED_BY(decide_mu_)
   std::unordered_map<std::string, PendingKey> pending_keys_;  // GUARDED_BY(decide_mu_)
   bool closing_ = false;                                      // GUARDED_BY(decide_mu_)
-
-  // Snapshots are written by their own thread from a frozen copy of the model.
-  std::mutex snap_mu_;
-  std::condition_variable snap_cv_;
-  std::unique_ptr<ReadModel::Frozen> snap_request_;  // GUARDED_BY(snap_mu_)
-  bool snap_running_ = false;                        // GUARDED_BY(snap_mu_)
-  // A snapshot fell due while one was being written: taken as soon as that one is done (else a
-  // burst of writes that ends meanwhile would leave the newest snapshot far behind).
-  bool snap_due_while_busy_ = false;  // GUARDED_BY(snap_mu_)
-  bool snap_stop_ = false;            // GUARDED_BY(snap_mu_)
-  std::mutex snap_write_mu_;          // one snapshot write at a time
-  std::atomic<uint64_t> last_snapshot_{0};
-  std::atomic<uint64_t> next_snapshot_at_{0};
-  std::thread snap_thread_;
   bool closed_ = false;
 };
 
