@@ -78,8 +78,8 @@ int Run(const Config& cfg) {
                        .threads(cfg.threads)
                        .flags(Pistache::Tcp::Options::ReuseAddr)
                        .maxRequestSize(http::GuardedRouterHandler::PistacheRequestLimit(limits))
-                       .headerTimeout(std::chrono::seconds(10))
-                       .bodyTimeout(std::chrono::seconds(10))
+                       .headerTimeout(limits.header_timeout)
+                       .bodyTimeout(limits.body_timeout)
                        .keepaliveTimeout(limits.keepalive_timeout));
     endpoint->setHandler(std::make_shared<http::GuardedRouterHandler>(router, limits, &metrics));
     endpoint->serveThreaded();

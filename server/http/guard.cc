@@ -11,6 +11,8 @@
 
 namespace orderlog::http {
 
+namespace Http = Pistache::Http;
+
 namespace {
 
 // Pistache's Http::Handler::onInput is private, so the guard cannot call it on itself; it hands
@@ -91,7 +93,12 @@ void GuardedRouterHandler::onDisconnection(const std::shared_ptr<Pistache::Tcp::
   // turn can be given it: it would then receive this peer's queued answers. Writing the queue out
   // now, while every number still names the peer its answer was sent to, closes that window (and
   // costs nothing per request).
-  transport()->flush();
+  // Not when Pistache's timeout sweep may have queued a 408 for this peer (its request has been
+  // waiting longer than a timeout; sending the 408 marks the peer idle, so only the time tells):
+  // that write's completion removes the peer, while Pistache's caller still holds a reference
+  // into its peer table. Such a peer is being closed by Pistache itself anyway.
+  const auto since = std::chrono::steady_clock::now() - Http::Handler::getParser(peer)->time();
+  if (since < std::min(limits_.header_timeout, limits_.body_timeout)) transport()->flush();
   connections_.erase(peer->getID());
   RouterHandler::onDisconnection(peer);
 }

@@ -30,8 +30,11 @@ struct GuardLimits {
   size_t max_request_line = 8 * 1024;
   size_t max_header_section = 16 * 1024;
   std::string auth_token;  // empty: no token required
-  // The endpoint's keep-alive timeout: Pistache closes a peer idle for that long (bells too).
+  // The endpoint's timeouts (main passes these to Pistache). Keep-alive: Pistache closes a peer
+  // idle for that long (bells too). Header and body: it answers 408 and closes the peer.
   std::chrono::milliseconds keepalive_timeout{60'000};
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{10'000};
 };
 
 class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
