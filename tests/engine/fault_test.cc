@@ -267,6 +267,29 @@ TEST(FaultTest, PowerLossWithPreallocatedSegmentsCutsWritesThatLandedOutOfOrder)
   EXPECT_GT(runs_in_a_spare, 8);
 }
 
+// Writes until the first roll-over, holds the old segment's seal until the writer has put records
+// into the new (".pending") segment, then lets the seal run into a crash at its rename (its sync
+// ran). `accepted`: the appends the log acknowledged.
+void CrashInsideTheFirstSeal(const std::string& dir, const LogOptions& opts, FaultEnv* env,
+                             uint64_t* accepted) {
+  env->CrashAtNth(FaultOp::kRename, 1);
+  auto log = OpenOrDie(dir, opts);
+  auto append = [&](int i) {
+    if (!log->Append(Req("s" + std::to_string(i % 3), PayloadFor(i))).ok()) return false;
+    ++*accepted;
+    return true;
+  };
+  env->HoldSyncs(SegmentFileName(Position(1)));
+  int i = 0;
+  while (i < 1000 && !env->WaitUntilHeld(std::chrono::milliseconds(0))) ASSERT_TRUE(append(i++));
+  ASSERT_TRUE(env->WaitUntilHeld(std::chrono::seconds(10)));
+  for (int j = 0; j < 10; ++j) ASSERT_TRUE(append(i++));
+  env->ReleaseSyncs();
+  while (i < 1000 && append(i)) ++i;
+  log.reset();
+  ASSERT_TRUE(env->crashed());
+}
+
 // A roll-over does not wait for the disk: the old segment's seal is synced by the syncer, and the
 // new segment keeps its ".pending" name until then. A crash in between must leave a log that
 // opens cleanly at the old segment's end, never one with a newer segment after an unsealed one.
@@ -274,26 +297,8 @@ TEST(FaultTest, ARollOverWhoseSealNeverBecameDurableIsUndoneAtOpen) {
   TempDir dir;
   FaultEnv env;
   const LogOptions opts = RollingBuffered(&env);
-  env.CrashAtNth(FaultOp::kRename, 1);  // the first seal: its sync ran, its rename does not
   uint64_t accepted = 0;
-  {
-    auto log = OpenOrDie(dir.path(), opts);
-    auto append = [&](int i) {
-      if (!log->Append(Req("s" + std::to_string(i % 3), PayloadFor(i))).ok()) return false;
-      ++accepted;
-      return true;
-    };
-    // Hold the seal's sync until the writer has put records into the new segment, so the crash
-    // at the rename always has something in the ".pending" segment to undo.
-    env.HoldSyncs(SegmentFileName(Position(1)));
-    int i = 0;
-    while (i < 1000 && !env.WaitUntilHeld(std::chrono::milliseconds(0))) ASSERT_TRUE(append(i++));
-    ASSERT_TRUE(env.WaitUntilHeld(std::chrono::seconds(10)));
-    for (int j = 0; j < 10; ++j) ASSERT_TRUE(append(i++));
-    env.ReleaseSyncs();
-    while (i < 1000 && append(i)) ++i;
-  }
-  ASSERT_TRUE(env.crashed());
+  ASSERT_NO_FATAL_FAILURE(CrashInsideTheFirstSeal(dir.path(), opts, &env, &accepted));
   env.Reset();
   env.DropUnsyncedData();
   ASSERT_TRUE(AnyPendingSegment(dir.path()));
@@ -321,24 +326,8 @@ TEST(FaultTest, AProcessCrashBeforeARollOversSealIsDurableLosesNothingWritten) {
   TempDir dir;
   FaultEnv env;
   const LogOptions opts = RollingBuffered(&env);
-  env.CrashAtNth(FaultOp::kRename, 1);  // the first seal: its sync ran, its rename does not
   uint64_t accepted = 0;
-  {
-    auto log = OpenOrDie(dir.path(), opts);
-    auto append = [&](int i) {
-      if (!log->Append(Req("s" + std::to_string(i % 3), PayloadFor(i))).ok()) return false;
-      ++accepted;
-      return true;
-    };
-    env.HoldSyncs(SegmentFileName(Position(1)));
-    int i = 0;
-    while (i < 1000 && !env.WaitUntilHeld(std::chrono::milliseconds(0))) ASSERT_TRUE(append(i++));
-    ASSERT_TRUE(env.WaitUntilHeld(std::chrono::seconds(10)));
-    for (int j = 0; j < 10; ++j) ASSERT_TRUE(append(i++));
-    env.ReleaseSyncs();
-    while (i < 1000 && append(i)) ++i;
-  }
-  ASSERT_TRUE(env.crashed());
+  ASSERT_NO_FATAL_FAILURE(CrashInsideTheFirstSeal(dir.path(), opts, &env, &accepted));
   env.Reset();  // no power loss: every write the process made is still there
   ASSERT_TRUE(AnyPendingSegment(dir.path()));
 
