@@ -18,13 +18,13 @@ namespace {
 // A segment still named ".pending" was created at a roll-over whose seal had not been made
 // durable when the last run stopped (the syncer finishes a seal after the writer has moved on).
 // If the segment before it is sealed (its footer is at its end: the process stopped, the page
-// cache kept everything), the roll-over is finished here as the syncer would have finished it
-// (the sealed segment synced, the name given, the directory synced), and the segment's records
-// are recovered like any active segment's: in interval and none modes they were acknowledged
-// once written, and a process crash must not take them. If it is not (power was lost before the
-// footer reached the disk), none of the segment's records was acknowledged as durable (sync mode
-// waits for the seal) and it is removed, with any later one: the segment before it is the last
-// one again.
+// cache kept everything) and it has its header, the roll-over is finished here as the syncer
+// would have finished it (the sealed segment synced, the name given, the directory synced), and
+// the segment's records are recovered like any active segment's: in interval and none modes they
+// were acknowledged once written, and a process crash must not take them. Otherwise (power was
+// lost before the footer reached the disk, or the process stopped before the header was written)
+// none of its records was acknowledged as durable (sync mode waits for the seal) and it is
+// removed, with any later one: the segment before it is the last one again.
 Status FinishOrUndoRollOvers(Env* env, const std::string& dir) {
   auto names = env->ListDir(dir);
   if (!names.ok()) return names.status();
@@ -66,7 +66,20 @@ Status FinishOrUndoRollOvers(Env* env, const std::string& dir) {
       }
       if (sealed_before) ORDERLOG_RETURN_IF_ERROR((*file)->Sync());
     }
+    // Its header too: a spare renamed into place may have stopped before its header was
+    // written, and then no record was written after it either.
+    bool has_header = false;
     if (sealed_before) {
+      auto file = env->Open(path + f::kPendingSuffix, OpenMode::kReadOnly);
+      if (!file.ok()) return file.status();
+      std::string header(f::kSegmentHeaderSize, '\0');
+      size_t got = 0;
+      ORDERLOG_RETURN_IF_ERROR((*file)->ReadAt(0, header.size(), header.data(), &got));
+      header.resize(got);
+      auto header_base = DecodeSegmentHeader(header, path);
+      has_header = header_base.ok() && *header_base == base;
+    }
+    if (sealed_before && has_header) {
       ORDERLOG_RETURN_IF_ERROR(env->Rename(path + f::kPendingSuffix, path));
       named.push_back(base);
     } else {
