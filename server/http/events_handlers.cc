@@ -1,6 +1,6 @@
 // /events/ — the global feed.
-#include "server/http/api.h"
 #include "server/domain/order_json.h"
+#include "server/http/api.h"
 #include "server/http/json_out.h"
 
 namespace orderlog::http {

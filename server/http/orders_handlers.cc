@@ -1,10 +1,10 @@
 // /orders/, /orders/{id}/, /orders/{id}/status/, /orders/{id}/events/
 #include <chrono>
 
+#include "server/domain/order_json.h"
 #include "server/http/api.h"
 #include "server/http/errors.h"
 #include "server/http/json_body.h"
-#include "server/domain/order_json.h"
 #include "server/http/json_out.h"
 
 namespace orderlog::http {
@@ -180,7 +180,8 @@ void Api::GetOrder(const Request& req, Writer& rw, RequestContext& ctx) {
     ReplyStatus(rw, ctx, state.status());
     return;
   }
-  Reply(rw, ctx, *metrics_, 200, domain::OrderJson(*state), {.etag = std::to_string(state->version)});
+  Reply(rw, ctx, *metrics_, 200, domain::OrderJson(*state),
+        {.etag = std::to_string(state->version)});
 }
 
 void Api::ListOrders(const Request& req, Writer& rw, RequestContext& ctx) {
