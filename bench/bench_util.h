@@ -1,4 +1,4 @@
-// Shared helpers for orderlog-bench: scratch directories and latency percentiles.
+// Shared helpers for orderlog-bench: scratch directories, stream ids, sample percentiles.
 #pragma once
 
 #include <algorithm>
@@ -55,8 +55,9 @@ inline std::string StreamId(uint64_t stream) {
   return id;
 }
 
-// Collects latency samples from many threads; percentiles once all are in.
-class LatencyRecorder {
+// Collects samples that are not latencies (those go to a LatencyHistogram) from many threads;
+// exact percentiles once all are in.
+class SampleSet {
  public:
   void Add(const std::vector<double>& samples) {
     std::lock_guard lk(mu_);

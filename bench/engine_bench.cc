@@ -152,9 +152,10 @@ void BM_AppendAsync(benchmark::State& state) {
   const LogStats stats = log->Stats();
   state.SetItemsProcessed(static_cast<int64_t>(n));
   state.SetBytesProcessed(static_cast<int64_t>(stats.appended_bytes));
-  state.counters["fsyncs"] = static_cast<double>(stats.fsyncs);
+  const uint64_t fsyncs = stats.fsync.count();
+  state.counters["fsyncs"] = static_cast<double>(fsyncs);
   state.counters["events_per_fsync"] =
-      stats.fsyncs ? static_cast<double>(n) / static_cast<double>(stats.fsyncs) : 0;
+      fsyncs ? static_cast<double>(n) / static_cast<double>(fsyncs) : 0;
   if (tally.errors.value.load() != 0) state.SkipWithError("appends failed");
 }
 BENCHMARK(BM_AppendAsync)
@@ -165,27 +166,13 @@ BENCHMARK(BM_AppendAsync)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// The upper bound (µs) of the histogram bucket that holds the p-th fdatasync of those made
-// between `before` and `after`; 0 without any.
-double FsyncPercentileMicros(const LogStats& before, const LogStats& after, double p) {
-  uint64_t total = 0;
-  for (size_t i = 0; i < kFsyncBuckets; ++i)
-    total += after.fsync_buckets[i] - before.fsync_buckets[i];
-  if (total == 0) return 0;
-  uint64_t seen = 0;
-  for (size_t i = 0; i < kFsyncBucketMicros.size(); ++i) {
-    seen += after.fsync_buckets[i] - before.fsync_buckets[i];
-    if (static_cast<double>(seen) >= p * static_cast<double>(total)) return kFsyncBucketMicros[i];
-  }
-  return std::numeric_limits<double>::infinity();
-}
-
 // N threads, each calling the blocking Append; reports p50/p99 append latency and the log's own
 // mean fdatasync. prealloc:1 is the log as the server runs it (OpenWarmLog), prealloc:0 with
 // segments that are ordinary, growing files.
 std::unique_ptr<Log> g_shared_log;
 LogStats g_stats_before;  // at the start of the timed run
-LatencyRecorder g_latency;
+LatencyHistogram g_latency;
+LatencyHistogram::Snapshot g_latency_before;  // at the start of the timed run
 std::atomic<int> g_finished{0};
 
 void BM_AppendBlocking(benchmark::State& state) {
@@ -195,35 +182,34 @@ void BM_AppendBlocking(benchmark::State& state) {
     g_shared_log.reset();  // closed before FreshDir empties its directory
     g_shared_log = state.range(2) != 0 ? OpenWarmLog(FreshDir("append-blocking"), durability)
                                        : OpenLog(FreshDir("append-blocking"), durability);
-    g_latency.Clear();
+    g_latency_before = g_latency.Read();
     g_finished = 0;
     g_stats_before = g_shared_log->Stats();
   }
   const auto& ids = StreamIds();
-  std::vector<double> samples;
   uint64_t n = static_cast<uint64_t>(state.thread_index()) * 7919;
   for (auto _ : state) {
     const auto t0 = Clock::now();
     auto r =
         g_shared_log->Append(AppendView{ids[n++ % kStreams], ExpectedVersion::Any(), 1, payload});
-    samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    g_latency.Observe(Clock::now() - t0);
     if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
   }
   state.SetItemsProcessed(state.iterations());
-  g_latency.Add(samples);
   if (g_finished.fetch_add(1) + 1 == state.threads()) {  // the last thread reports for all
-    state.counters["p50_us"] = g_latency.Percentile(0.50);
-    state.counters["p99_us"] = g_latency.Percentile(0.99);
-    const LogStats stats = g_shared_log->Stats();
-    state.counters["fsyncs"] = static_cast<double>(stats.fsyncs);
+    const LatencyHistogram::Snapshot latency = g_latency.Read().Since(g_latency_before);
+    state.counters["p50_us"] = latency.PercentileMicros(0.50);
+    state.counters["p99_us"] = latency.PercentileMicros(0.99);
+    const LatencyHistogram::Snapshot fsync =
+        g_shared_log->Stats().fsync.Since(g_stats_before.fsync);
+    state.counters["fsyncs"] = static_cast<double>(fsync.count());
     // The mean fdatasync under this load (it is not the quiet figure BM_Fdatasync measures).
     state.counters["fsync_us"] =
-        stats.fsyncs ? static_cast<double>(stats.fsync_micros) / static_cast<double>(stats.fsyncs)
-                     : 0;
-    // The disk's own tail under this load: the bound of the bucket of the 99th fdatasync of the
-    // timed run (LogStats::fsync_buckets), beside the appends' p99.
-    state.counters["fsync_p99_us"] = FsyncPercentileMicros(g_stats_before, stats, 0.99);
-    state.counters["fsync_p50_us"] = FsyncPercentileMicros(g_stats_before, stats, 0.50);
+        fsync.count() ? static_cast<double>(fsync.sum_micros) / static_cast<double>(fsync.count())
+                      : 0;
+    // The disk's own tail under this load, beside the appends' p99.
+    state.counters["fsync_p99_us"] = fsync.PercentileMicros(0.99);
+    state.counters["fsync_p50_us"] = fsync.PercentileMicros(0.50);
   }
 }
 BENCHMARK(BM_AppendBlocking)
@@ -354,7 +340,7 @@ void InterleaveWithRawLoop(benchmark::State& state, const std::string& dir, cons
   uint64_t raw_n = 0;
   double measured_s = 0;
   double raw_s = 0;
-  LatencyRecorder turn_ratios;  // (any samples: here raw time / measured time of each turn)
+  SampleSet turn_ratios;  // (any samples: here raw time / measured time of each turn)
   std::string buf;
   for (auto _ : state) {
     const auto t0 = Clock::now();

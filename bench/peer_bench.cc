@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "engine/latency_histogram.h"
 
 #ifdef ORDERLOG_HAVE_SQLITE
 #include <sqlite3.h>
@@ -297,7 +298,8 @@ void PeerAppend(benchmark::State& state, const std::string& peer) {
 
 // N threads, one record per transaction; p50/p99 latency.
 std::unique_ptr<Peer> g_peer;
-LatencyRecorder g_peer_latency;
+LatencyHistogram g_peer_latency;
+LatencyHistogram::Snapshot g_peer_latency_before;  // at the start of the timed run
 std::atomic<int> g_peer_finished{0};
 std::atomic<uint64_t> g_peer_version{0};
 std::mutex g_sqlite_open_mu;
@@ -311,7 +313,7 @@ void PeerAppendThreads(benchmark::State& state, const std::string& peer) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     g_peer = OpenPeer(peer, dir, sync);
-    g_peer_latency.Clear();
+    g_peer_latency_before = g_peer_latency.Read();
     g_peer_finished = 0;
   }
   // SQLite: a connection per thread (what a threaded application does; SQLite serialises the
@@ -321,7 +323,6 @@ void PeerAppendThreads(benchmark::State& state, const std::string& peer) {
   Peer* db = nullptr;
   const auto& ids = Streams();
   std::vector<Rec> one(1);
-  std::vector<double> samples;
   uint64_t n = static_cast<uint64_t>(state.thread_index()) * 7919;
   for (auto _ : state) {
     if (db == nullptr) {  // after the start barrier: thread 0 has opened the store
@@ -342,14 +343,14 @@ void PeerAppendThreads(benchmark::State& state, const std::string& peer) {
     one[0] = Rec{0, ids[n++ % ids.size()], g_peer_version.fetch_add(1) + 1, 1, kTimestamp, payload};
     const auto t0 = Clock::now();
     if (!db->Append(one)) state.SkipWithError("append failed");
-    samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    g_peer_latency.Observe(Clock::now() - t0);
   }
   state.SetItemsProcessed(state.iterations());
-  g_peer_latency.Add(samples);
   own.reset();
   if (g_peer_finished.fetch_add(1) + 1 == state.threads()) {
-    state.counters["p50_us"] = g_peer_latency.Percentile(0.50);
-    state.counters["p99_us"] = g_peer_latency.Percentile(0.99);
+    const auto latency = g_peer_latency.Read().Since(g_peer_latency_before);
+    state.counters["p50_us"] = latency.PercentileMicros(0.50);
+    state.counters["p99_us"] = latency.PercentileMicros(0.99);
     g_peer.reset();  // every thread is done with it; not left to static destruction at exit
   }
 }

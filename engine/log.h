@@ -8,6 +8,11 @@
 // Completions run on the writer thread, in position order: they must be quick and must not call
 // the blocking Append or Sync.
 //
+// Inside, three threads of the log's own: the writer (log_writer.cc, log_rollover.cc), the
+// syncer (log_syncer.cc: fdatasync of big batches, finishing seals) and the indexer
+// (log_indexer.cc: .idx files and spare segments). Which of them owns a member, and which mutex
+// guards it, is in the member's annotation below, checked by clang (-Wthread-safety).
+//
 // Visibility: reads see exactly the events whose appends have been acknowledged (committed):
 // durable in kSync mode, written to the OS in kInterval and kNone mode. Position and stream
 // version of committed events never change.
@@ -31,6 +36,8 @@
 
 #include "engine/env.h"
 #include "engine/format.h"
+#include "engine/latency_histogram.h"
+#include "engine/mutex.h"
 #include "engine/record.h"
 #include "engine/segment_index.h"
 #include "engine/status.h"
@@ -90,13 +97,6 @@ struct SegmentInfo {
   bool sealed = false;
 };
 
-// Upper bounds (µs) of the buckets of LogStats::fsync_buckets; the last bucket has none. Fine
-// around this class of disk's 100-200 µs, so that a percentile under load can be read off it.
-inline constexpr std::array<uint32_t, 23> kFsyncBucketMicros = {
-    25,   50,   75,   100,  125,  150,   200,   250,   300,    400,    500,    750,
-    1000, 1500, 2000, 3000, 5000, 10000, 20000, 50000, 100000, 250000, 1000000};
-inline constexpr size_t kFsyncBuckets = kFsyncBucketMicros.size() + 1;
-
 struct LogStats {
   Position committed;
   uint64_t streams = 0;
@@ -105,10 +105,8 @@ struct LogStats {
   uint64_t stream_table_bytes = 0;  // the part of index_memory_bytes that grows per stream
   uint64_t appended_events = 0;     // since open
   uint64_t appended_bytes = 0;      // since open
-  uint64_t fsyncs = 0;              // since open
-  uint64_t fsync_micros = 0;        // since open: time spent in those fdatasync calls
-  // Since open: those fdatasync calls by duration (bucket i: up to kFsyncBucketMicros[i] µs).
-  std::array<uint64_t, kFsyncBuckets> fsync_buckets{};
+  // Since open: every fdatasync of the log by duration (count() is the number of them).
+  LatencyHistogram::Snapshot fsync;
   // .idx files the indexer could not write (not fatal: the next open rebuilds them).
   uint64_t index_write_failures = 0;
   // LogOptions::preallocate: segments started in a zero-filled spare, spares that could not be
@@ -148,9 +146,7 @@ class Log {
   Status Close();
 
   // --- reads (any thread) ---
-  Position committed_position() const {
-    return Position(committed_.load(std::memory_order_acquire));
-  }
+  Position committed_position() const { return committed_.load(std::memory_order_acquire); }
   Result<Event> Read(Position position) const;
   // Up to max events with positions > after, in position order.
   Status ReadRange(Position after, size_t max, std::vector<Event>* out) const;
@@ -176,135 +172,175 @@ class Log {
   struct InFlight;
   struct BlockingWaiter;
   struct WakeChain;
+  struct PendingSeal;
+  struct ActiveState;
+  struct Span;
 
   Log(std::string dir, const LogOptions& options);
 
-  // Writer thread.
+  // --- opening (log_open.cc): runs before the threads exist, as the writer ---
+  Status LoadSegment(Position base, bool is_last, Position expected_base)
+      ORDERLOG_REQUIRES(writer_thread_, index_mu_);
+  Status LoadActive(std::unique_ptr<Segment> seg, uint64_t size)
+      ORDERLOG_REQUIRES(writer_thread_, index_mu_);
+  Status RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEntry>* entries)
+      ORDERLOG_REQUIRES(writer_thread_, index_mu_);
+  void StartThreads();
+
+  // --- writer thread (log_writer.cc): a batch is check → roll over → encode and index → write
+  // → start its sync → complete ---
   void WriterLoop();
-  void ProcessBatch(std::vector<Pending>& batch, const std::string& bytes);
-  void CompleteDurable();
-  void SyncerLoop();
-  void RequestSync(uint64_t target, bool wake);
-  // fdatasync of file, then durable_ = max(durable_, target); a failure fails the log.
-  void SyncTo(File& file, uint64_t target);
-  // file.Sync(), counted and timed in fsyncs_ and fsync_micros_.
-  Status TimedSync(File& file);
-  bool FlushPending();
-  // Publishes one record to the in-memory index; caller holds index_mu_ exclusively (or is Open).
+  void WriteBatch(std::vector<Pending>& batch, const std::string& bytes)
+      ORDERLOG_REQUIRES(writer_thread_) ORDERLOG_EXCLUDES(index_mu_);
+  // Checks, encodes and indexes one append of the batch.
+  void EncodeOne(Pending& p, const std::string& bytes, int64_t now_ms, Position durable_before,
+                 Status* status, AppendResult* result) ORDERLOG_REQUIRES(writer_thread_, index_mu_);
+  // Rolls over first when the record does not fit the active segment (or a spare is waiting);
+  // lets index_mu_ go meanwhile.
+  bool RollOverIfDue(size_t record_size) ORDERLOG_REQUIRES(writer_thread_, index_mu_);
+  // Writes the encoded records not yet written. Their index entries are published already;
+  // readers do not look at them until they are committed.
+  bool FlushPending() ORDERLOG_REQUIRES(writer_thread_) ORDERLOG_EXCLUDES(index_mu_);
+  // kSync mode (or a Sync() barrier): syncs here, or hands the sync to the syncer thread when a
+  // big batch is already waiting. Returns what the batch must wait for (0: nothing).
+  Position StartSync(bool barrier) ORDERLOG_REQUIRES(writer_thread_)
+      ORDERLOG_EXCLUDES(sync_mu_, queue_mu_);
+  // Completes, in order, the written batches whose durability wait is over (or that failed).
+  void CompleteDurable() ORDERLOG_REQUIRES(writer_thread_);
+  void Commit() ORDERLOG_REQUIRES(writer_thread_);
+  void WakeBlockedAppenders() ORDERLOG_REQUIRES(writer_thread_);
+  // Publishes one record to the in-memory index.
   void IndexRecord(Segment& seg, StreamState* st, Position pos, StreamVersion version,
-                   uint64_t offset);
-  void Commit();
-  bool Roll();
-  Status SealActive();
-  struct PendingSeal;
-  // Syncer thread: makes a sealed segment durable, then its successor visible (see Roll).
-  void FinishSeal(const PendingSeal& seal);
-  void IndexerLoop();
-  Status WriteSegmentIndex(Segment& seg);
-  // Indexer thread: writes the zero-filled spare segment file (LogOptions::preallocate).
-  Status PrepareSpare();
-  // Writer thread: asks for a spare once the active segment is an eighth full (once per segment:
-  // one that failed is asked for again in the next segment).
-  void MaybeRequestSpare();
+                   uint64_t offset) ORDERLOG_REQUIRES(writer_thread_, index_mu_);
+
+  // --- writer thread, roll-over (log_rollover.cc) ---
+  bool Roll() ORDERLOG_REQUIRES(writer_thread_) ORDERLOG_EXCLUDES(index_mu_);
+  Status SealActive() ORDERLOG_REQUIRES(writer_thread_) ORDERLOG_EXCLUDES(index_mu_);
   // pending: created under its ".pending" name, renamed by FinishSeal (Roll); otherwise created
   // under its own name and synced with its directory before this returns.
-  Status CreateSegment(Position base, bool pending);
-  Status LoadSegment(Position base, bool is_last, Position expected_base);
-  Status LoadActive(std::unique_ptr<Segment> seg, uint64_t size);
-  Status RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEntry>* entries);
-  void Fail(const Status& why);
+  Status CreateSegment(Position base, bool pending) ORDERLOG_REQUIRES(writer_thread_)
+      ORDERLOG_EXCLUDES(index_mu_);
+  // Asks for a spare once the active segment is an eighth full (once per segment: one that
+  // failed is asked for again in the next segment).
+  void MaybeRequestSpare() ORDERLOG_REQUIRES(writer_thread_) ORDERLOG_EXCLUDES(indexer_mu_);
 
-  // Index lookups; callers hold index_mu_ (shared is enough).
-  const Segment* FindSegment(Position p) const;
-  bool Locate(Position p, std::shared_ptr<File>* file, uint64_t* offset, uint64_t* end) const;
-  uint64_t PrevOf(Position p) const;
+  // --- syncer thread (log_syncer.cc) ---
+  void SyncerLoop();
+  // Makes a sealed segment durable, then its successor visible (see Roll).
+  void FinishSeal(const PendingSeal& seal) ORDERLOG_REQUIRES(syncer_thread_)
+      ORDERLOG_EXCLUDES(indexer_mu_);
+  // Writer thread: asks the syncer to make everything up to `target` durable.
+  void RequestSync(Position target, bool wake) ORDERLOG_REQUIRES(writer_thread_)
+      ORDERLOG_EXCLUDES(sync_mu_);
+  // Writer or syncer thread: fdatasync of file, then durable_ = max(durable_, target); a failure
+  // fails the log.
+  void SyncTo(File& file, Position target);
+  // file.Sync(), counted and timed in the fsync histogram.
+  Status TimedSync(File& file);
+
+  // --- indexer thread (log_indexer.cc): .idx files and spare segments, off the append path ---
+  void IndexerLoop();
+  Status WriteSegmentIndex(Segment& seg) ORDERLOG_REQUIRES(indexer_thread_)
+      ORDERLOG_EXCLUDES(index_mu_);
+  Status PrepareSpare() ORDERLOG_REQUIRES(indexer_thread_);
+
+  // --- any thread (log.cc) ---
+  void Fail(const Status& why) ORDERLOG_EXCLUDES(fail_mu_);
+
+  // --- reads, any thread (log_read.cc) ---
+  const Segment* FindSegment(Position p) const ORDERLOG_REQUIRES_SHARED(index_mu_);
+  Position PrevOf(Position p) const ORDERLOG_REQUIRES_SHARED(index_mu_);
   // The newest event of a stream that readers may see (position <= committed): its position and
   // version, both 0 when there is none.
-  StreamState LastVisible(const StreamState& st, uint64_t committed) const;
+  StreamState LastVisible(const StreamState& st, Position committed) const
+      ORDERLOG_REQUIRES_SHARED(index_mu_);
   // Where the records from position `from` on, up to `to` or the end of from's segment, lie.
-  struct Span {
-    std::shared_ptr<File> file;
-    uint64_t start = 0;  // byte offset of record `from`
-    uint64_t end = 0;    // byte offset just past record `last`
-    uint64_t last = 0;
-  };
-  // Takes index_mu_ (shared) itself.
-  Status LocateSpan(uint64_t from, uint64_t to, Span* out) const;
+  Status LocateSpan(Position from, Position to, Span* out) const ORDERLOG_EXCLUDES(index_mu_);
   Status ReadAt(const File& file, uint64_t offset, uint64_t end, Position expect, Event* out) const;
 
   const std::string dir_;
-  LogOptions options_;
-  Env* env_;
+  const LogOptions options_;
+  Env* const env_;
+  // LogOptions::preallocate, in kSync/kInterval mode, writable.
+  const bool preallocate_;
   std::unique_ptr<DirLock> lock_;
-  std::vector<Status> open_problems_;
+  std::vector<Status> open_problems_;  // written by Open only
 
-  // The index: guarded by index_mu_; mutated only by the writer thread (and Open).
-  mutable std::shared_mutex index_mu_;
-  std::vector<std::unique_ptr<Segment>> segments_;  // GUARDED_BY(index_mu_), by base position
-  StreamTable streams_;                             // GUARDED_BY(index_mu_)
+  // The three threads, as capabilities: what only one of them touches is guarded by it.
+  ThreadRole writer_thread_;
+  ThreadRole syncer_thread_;
+  ThreadRole indexer_thread_;
+
+  // The index: mutated only by the writer thread (and Open), under index_mu_ held exclusively;
+  // readers hold it shared. The fields of a Segment follow the same rule (the writer also reads
+  // its own active segment through active_ without the lock).
+  mutable SharedMutex index_mu_;
+  std::vector<std::unique_ptr<Segment>> segments_
+      ORDERLOG_GUARDED_BY(index_mu_);  // by base position
+  StreamTable streams_ ORDERLOG_GUARDED_BY(index_mu_);
 
   // Invariant (checked in debug builds): durable <= written <= assigned, committed <= written.
-  std::atomic<uint64_t> committed_{0};
-  std::atomic<uint64_t> durable_{0};  // syncer thread: last position fdatasync()ed
-  uint64_t written_ = 0;              // writer thread: last position written to the OS
-  uint64_t assigned_ = 0;             // writer thread: last position handed out
-  int64_t last_timestamp_ms_ = 0;
+  // committed_: stored by the writer, read by every reader. durable_: raised by whichever of the
+  // writer and the syncer ran the fdatasync.
+  std::atomic<Position> committed_{Position(0)};
+  std::atomic<Position> durable_{Position(0)};
+  Position written_ ORDERLOG_GUARDED_BY(writer_thread_);   // last position written to the OS
+  Position assigned_ ORDERLOG_GUARDED_BY(writer_thread_);  // last position handed out
+  int64_t last_timestamp_ms_ ORDERLOG_GUARDED_BY(writer_thread_) = 0;
+  std::unique_ptr<ActiveState> active_ ORDERLOG_GUARDED_BY(writer_thread_);
+  std::deque<InFlight> inflight_
+      ORDERLOG_GUARDED_BY(writer_thread_);  // written, awaiting their sync
+  std::vector<std::shared_ptr<BlockingWaiter>> to_wake_ ORDERLOG_GUARDED_BY(writer_thread_);
+  bool spare_asked_ ORDERLOG_GUARDED_BY(writer_thread_) = false;  // while this segment was active
 
-  // Writer-thread state of the active segment.
-  struct ActiveState;
-  std::unique_ptr<ActiveState> active_;
-
-  // Submission queue.
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
+  // Submission queue: callers' threads -> writer.
+  Mutex queue_mu_;
+  CondVar queue_cv_;
   // Set (under queue_mu_) when an append lands in an empty queue; the writer polls it for a few
   // microseconds before it sleeps on queue_cv_, so a steady stream of appends does not pay a
   // futex wake and a context switch every time the writer catches up.
   std::atomic<bool> queue_filled_{false};
-  std::vector<Pending> queue_;     // GUARDED_BY(queue_mu_)
-  std::string queue_bytes_;        // GUARDED_BY(queue_mu_): the queued appends' ids and payloads
-  bool stopping_ = false;          // GUARDED_BY(queue_mu_)
-  bool sync_progress_ = false;     // GUARDED_BY(queue_mu_): the syncer moved durable_ (or failed)
-  std::deque<InFlight> inflight_;  // writer thread: written batches awaiting their sync
-  std::vector<std::shared_ptr<BlockingWaiter>> to_wake_;  // writer thread: this batch's waiters
+  std::vector<Pending> queue_ ORDERLOG_GUARDED_BY(queue_mu_);
+  std::string queue_bytes_ ORDERLOG_GUARDED_BY(queue_mu_);  // the queued appends' ids and payloads
+  bool stopping_ ORDERLOG_GUARDED_BY(queue_mu_) = false;
+  bool closed_ ORDERLOG_GUARDED_BY(queue_mu_) = false;
+  bool sync_progress_ ORDERLOG_GUARDED_BY(queue_mu_) =
+      false;  // the syncer moved durable_ (or failed)
 
-  // Syncer hand-off.
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  uint64_t sync_target_ = 0;         // GUARDED_BY(sync_mu_)
-  std::shared_ptr<File> sync_file_;  // GUARDED_BY(sync_mu_)
-  bool sync_now_ = false;            // GUARDED_BY(sync_mu_)
-  bool syncer_stop_ = false;         // GUARDED_BY(sync_mu_)
-  bool syncer_busy_ = false;         // GUARDED_BY(sync_mu_): the syncer is in fdatasync
+  // Syncer hand-off: writer -> syncer.
+  Mutex sync_mu_;
+  CondVar sync_cv_;
+  Position sync_target_ ORDERLOG_GUARDED_BY(sync_mu_);
+  std::shared_ptr<File> sync_file_ ORDERLOG_GUARDED_BY(sync_mu_);
+  bool sync_now_ ORDERLOG_GUARDED_BY(sync_mu_) = false;
+  bool syncer_stop_ ORDERLOG_GUARDED_BY(sync_mu_) = false;
+  bool syncer_busy_ ORDERLOG_GUARDED_BY(sync_mu_) = false;  // the syncer is in fdatasync
   // Rolled-over segments whose seal is not yet durable, oldest first. The syncer finishes them
   // before it syncs anything newer, so durable_ never passes an unsynced seal.
-  std::deque<PendingSeal> seals_;  // GUARDED_BY(sync_mu_)
-  bool closed_ = false;            // GUARDED_BY(queue_mu_)
+  std::deque<PendingSeal> seals_ ORDERLOG_GUARDED_BY(sync_mu_);
 
-  mutable std::mutex fail_mu_;
-  Status failure_;  // GUARDED_BY(fail_mu_); sticky
-  std::atomic<bool> failed_{false};
-
-  std::atomic<uint64_t> appended_events_{0};
-  std::atomic<uint64_t> appended_bytes_{0};
-  std::atomic<uint64_t> fsyncs_{0};
-  std::atomic<uint64_t> fsync_micros_{0};
-  std::array<std::atomic<uint64_t>, kFsyncBuckets> fsync_buckets_{};
-
-  // Writes the .idx files of sealed segments off the append path.
-  std::mutex indexer_mu_;
-  std::condition_variable indexer_cv_;
-  std::deque<Segment*> indexer_queue_;  // GUARDED_BY(indexer_mu_)
-  bool indexer_stop_ = false;           // GUARDED_BY(indexer_mu_)
-  bool spare_wanted_ = false;           // GUARDED_BY(indexer_mu_)
-  // Preallocation (LogOptions::preallocate, in kSync/kInterval mode, writable).
-  bool preallocate_ = false;
+  // Indexer hand-off: syncer (.idx of a sealed segment) and writer (a spare) -> indexer.
+  Mutex indexer_mu_;
+  CondVar indexer_cv_;
+  std::deque<Segment*> indexer_queue_ ORDERLOG_GUARDED_BY(indexer_mu_);
+  bool indexer_stop_ ORDERLOG_GUARDED_BY(indexer_mu_) = false;
+  bool spare_wanted_ ORDERLOG_GUARDED_BY(indexer_mu_) = false;
   // The spare: none (or it failed), being written by the indexer, or whole under its final name.
+  // Claimed by the writer (kNoSpare -> kSpareInProgress, kSpareReady -> kNoSpare), finished by
+  // the indexer.
   enum SpareState : int { kNoSpare, kSpareInProgress, kSpareReady };
   std::atomic<int> spare_state_{kNoSpare};
   std::atomic<uint64_t> active_bytes_{0};  // the active segment's size, for PrepareSpare's pace
-  bool spare_asked_ = false;  // writer thread: asked for one while this segment was active
-  std::atomic<bool> spare_abort_{false};  // Close: stop filling
+  std::atomic<bool> spare_abort_{false};   // Close: stop filling
+
+  mutable Mutex fail_mu_;
+  Status failure_ ORDERLOG_GUARDED_BY(fail_mu_);  // sticky
+  std::atomic<bool> failed_{false};
+
+  // Counters for Stats(), relaxed: each is exact, a snapshot of several is not.
+  std::atomic<uint64_t> appended_events_{0};
+  std::atomic<uint64_t> appended_bytes_{0};
+  LatencyHistogram fsync_latency_;
   std::atomic<uint64_t> preallocated_segments_{0};
   std::atomic<uint64_t> spare_failures_{0};
   std::atomic<uint64_t> index_write_failures_{0};

@@ -53,7 +53,7 @@ struct Log::InFlight {
   };
   std::vector<Pending> batch;
   std::vector<Outcome> outcomes;
-  uint64_t wait_durable = 0;  // completes once durable_ reaches this (0: at once)
+  Position wait_durable;  // completes once durable_ reaches this (0: at once)
 };
 
 // A rolled-over segment: footer written, not yet synced; its successor still carries the
@@ -70,6 +70,7 @@ struct XxhStateDeleter {
 
 // Writer-thread state of the active (last, unsealed) segment.
 struct Log::ActiveState {
+  Segment* segment = nullptr;  // segments_.back(), which the writer alone may read unlocked
   std::unique_ptr<XXH3_state_t, XxhStateDeleter> hash{XXH3_createState()};
   uint64_t size = 0;  // bytes written to the file
   // The file is a zero-filled spare (LogOptions::preallocate): longer than `size`, and cut to
@@ -77,10 +78,19 @@ struct Log::ActiveState {
   bool preallocated = false;
   // Encoded records of the current batch not yet written, and the last position among them.
   std::string buf;
-  uint64_t buf_last = 0;
+  Position buf_last;
   uint64_t buf_records = 0;
 
   ActiveState() { XXH3_64bits_reset(hash.get()); }
+};
+
+// Where a run of records in one segment lies: the file, and the byte range of the records from
+// the one asked for up to `last`.
+struct Log::Span {
+  std::shared_ptr<File> file;
+  uint64_t start = 0;  // byte offset of the first record
+  uint64_t end = 0;    // byte offset just past record `last`
+  Position last;
 };
 
 }  // namespace orderlog

@@ -97,9 +97,9 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
     return Status::InvalidArgument("segment size must be between 4 KiB and 2 GiB");
   }
   std::unique_ptr<Log> log(new Log(dir, options));
+  // Until StartThreads, this thread is the only one: it acts as the writer.
+  log->writer_thread_.Assume();
   Env* env = log->env_;
-  log->preallocate_ =
-      options.preallocate && !options.read_only && options.durability != Durability::kNone;
   if (options.read_only) {
     if (!env->Exists(dir)) return Status::NotFound("data directory " + dir + " does not exist");
   } else {
@@ -135,31 +135,35 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
   if (!listed.ok()) return listed.status();
   const std::vector<Position> bases = std::move(listed).value();
 
-  // Size the stream table once (the .idx headers count the streams each segment starts, the
-  // active segment adds at most one per record), so loading millions of streams never rehashes.
-  uint64_t stream_bound = 0;
-  for (Position base : bases) {
-    stream_bound += ReadIndexNewStreams(env, JoinPath(dir, IndexFileName(base))).value_or(0);
-  }
-  log->streams_.Reserve(stream_bound);
-
   Position expected(1);
-  for (size_t i = 0; i < bases.size(); ++i) {
-    Status s = log->LoadSegment(bases[i], i + 1 == bases.size(), expected);
-    if (!s.ok()) {
-      if (!options.read_only) return s;
-      log->open_problems_.push_back(s);  // serve what precedes the damage
-      break;
+  {
+    // Uncontended (no thread can read yet); held so that the loading code states what the
+    // writer will: the index changes under index_mu_.
+    WriterLock lk(&log->index_mu_);
+    // Size the stream table once (the .idx headers count the streams each segment starts, the
+    // active segment adds at most one per record), so loading millions of streams never rehashes.
+    uint64_t stream_bound = 0;
+    for (Position base : bases) {
+      stream_bound += ReadIndexNewStreams(env, JoinPath(dir, IndexFileName(base))).value_or(0);
     }
-    if (!log->segments_.empty()) expected = log->segments_.back()->last().next();
+    log->streams_.Reserve(stream_bound);
+    for (size_t i = 0; i < bases.size(); ++i) {
+      Status s = log->LoadSegment(bases[i], i + 1 == bases.size(), expected);
+      if (!s.ok()) {
+        if (!options.read_only) return s;
+        log->open_problems_.push_back(s);  // serve what precedes the damage
+        break;
+      }
+      if (!log->segments_.empty()) expected = log->segments_.back()->last().next();
+    }
   }
-  const uint64_t last = expected.value - 1;
+  const Position last = expected.prev();
   log->assigned_ = log->written_ = last;
   log->durable_.store(last);
   log->committed_.store(last, std::memory_order_release);
-  if (last > 0) {
+  if (last.value > 0) {
     // Timestamps never go backwards: continue from the newest record's.
-    auto newest = log->Read(Position(last));
+    auto newest = log->Read(last);
     if (newest.ok()) {
       log->last_timestamp_ms_ = std::max(log->last_timestamp_ms_, newest->timestamp_ms);
     } else if (!options.read_only) {
@@ -168,23 +172,27 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions&
   }
   if (options.read_only) return log;
 
-  if (log->segments_.empty() || log->segments_.back()->sealed) {
+  if (log->active_ == nullptr) {  // no segment, or the last one is sealed
     ORDERLOG_RETURN_IF_ERROR(log->CreateSegment(expected, /*pending=*/false));
   }
-  // Named for top -H, perf and gdb.
-  log->writer_ = std::thread([raw = log.get()] {
-    ::pthread_setname_np(::pthread_self(), "olog-writer");
-    raw->WriterLoop();
-  });
-  log->syncer_ = std::thread([raw = log.get()] {
-    ::pthread_setname_np(::pthread_self(), "olog-syncer");
-    raw->SyncerLoop();
-  });
-  log->indexer_ = std::thread([raw = log.get()] {
-    ::pthread_setname_np(::pthread_self(), "olog-indexer");
-    raw->IndexerLoop();
-  });
+  log->StartThreads();
   return log;
+}
+
+void Log::StartThreads() {
+  // Named for top -H, perf and gdb.
+  writer_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "olog-writer");
+    WriterLoop();
+  });
+  syncer_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "olog-syncer");
+    SyncerLoop();
+  });
+  indexer_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "olog-indexer");
+    IndexerLoop();
+  });
 }
 
 Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
@@ -275,10 +283,7 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
                                 " records, the segment holds " + std::to_string(seg->count()));
     }
     if (!damage.ok()) {
-      if (options_.read_only) {  // keep the records before the damage readable
-        std::unique_lock lk(index_mu_);
-        segments_.push_back(std::move(seg));
-      }
+      if (options_.read_only) segments_.push_back(std::move(seg));  // keep what precedes it
       return damage;
     }
     if (!options_.read_only) {
@@ -294,7 +299,6 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
       st->version = StreamVersion(st->version.value + e.count);
     }
   }
-  std::unique_lock lk(index_mu_);
   segments_.push_back(std::move(seg));
   return Status::Ok();
 }
@@ -420,10 +424,10 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
     SegmentHashUpdate(active->hash.get(), buf.data(), got);
     off += got;
   }
+  active->segment = seg.get();
   active->size = good_end;
   active_bytes_.store(good_end, std::memory_order_relaxed);
   active->preallocated = keep_zeros;
-  std::unique_lock lk(index_mu_);
   segments_.push_back(std::move(seg));
   return Status::Ok();
 }

@@ -39,9 +39,9 @@ size_t EncodedRecordSize(size_t stream_size, size_t payload_size);
 
 // The durable gap of a record at `position` written when every position up to `durable` was
 // durable: kNoDurableClaim when that does not fit (or claims nothing).
-inline uint32_t DurableGap(Position position, uint64_t durable) {
-  return durable < position.value && position.value - durable < format::kNoDurableClaim
-             ? static_cast<uint32_t>(position.value - durable)
+inline uint32_t DurableGap(Position position, Position durable) {
+  return durable < position && position.value - durable.value < format::kNoDurableClaim
+             ? static_cast<uint32_t>(position.value - durable.value)
              : format::kNoDurableClaim;
 }
 

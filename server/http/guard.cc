@@ -319,7 +319,7 @@ void GuardedRouterHandler::SendAndClose(const std::shared_ptr<Pistache::Tcp::Pee
   resp += "\r\n" + body;
   if (metrics_ != nullptr) {
     metrics_->CountRequest(Classify(f.method, f.path).route, f.method.empty() ? "?" : f.method,
-                           r.code, 0);
+                           r.code, std::chrono::nanoseconds(0));
   }
   // Close once the answer is written: the rest of the refused request is never read.
   std::weak_ptr<Pistache::Tcp::Peer> weak = peer;

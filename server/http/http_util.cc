@@ -34,9 +34,7 @@ void Reply(Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics
                                             : Http::Mime::MediaType(Http::Mime::Type::Application,
                                                                     Http::Mime::Subtype::Json);
   // Counted before the send: a client that has its answer may ask /metrics at once.
-  metrics.CountRequest(
-      ctx.route, ctx.method, code,
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.start).count());
+  metrics.CountRequest(ctx.route, ctx.method, code, std::chrono::steady_clock::now() - ctx.start);
   // A client that has gone makes Pistache throw from send() (synchronously, "Write failed"), or
   // reject its promise later: neither may escape into the reactor.
   try {

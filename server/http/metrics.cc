@@ -4,24 +4,16 @@
 
 namespace orderlog::http {
 
-void Histogram::Observe(double seconds) {
-  size_t i = 0;
-  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
-}
-
 void RenderHistogram(std::string* out, const std::string& name, const std::string& labels,
-                     std::span<const double> bounds, std::span<const uint64_t> counts,
-                     double sum_seconds) {
+                     const LatencyHistogram::Snapshot& h) {
   const std::string sep = labels.empty() ? "" : ",";
   uint64_t cumulative = 0;
   char buf[512];
-  for (size_t i = 0; i < counts.size(); ++i) {
-    cumulative += counts[i];
-    if (i < bounds.size()) {
+  for (size_t i = 0; i < h.counts.size(); ++i) {
+    cumulative += h.counts[i];
+    if (i < LatencyHistogram::kBoundMicros.size()) {
       std::snprintf(buf, sizeof(buf), "%s_bucket{%s%sle=\"%g\"} %llu\n", name.c_str(),
-                    labels.c_str(), sep.c_str(), bounds[i],
+                    labels.c_str(), sep.c_str(), LatencyHistogram::kBoundMicros[i] / 1e6,
                     static_cast<unsigned long long>(cumulative));
     } else {
       std::snprintf(buf, sizeof(buf), "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name.c_str(),
@@ -31,25 +23,18 @@ void RenderHistogram(std::string* out, const std::string& name, const std::strin
   }
   const std::string braces = labels.empty() ? "" : "{" + labels + "}";
   std::snprintf(buf, sizeof(buf), "%s_sum%s %.6f\n%s_count%s %llu\n", name.c_str(), braces.c_str(),
-                sum_seconds, name.c_str(), braces.c_str(),
+                static_cast<double>(h.sum_micros) / 1e6, name.c_str(), braces.c_str(),
                 static_cast<unsigned long long>(cumulative));
   *out += buf;
 }
 
-void Histogram::Render(std::string* out, const std::string& name, const std::string& labels) const {
-  std::array<uint64_t, kBounds.size() + 1> counts;
-  for (size_t i = 0; i < counts.size(); ++i)
-    counts[i] = buckets_[i].load(std::memory_order_relaxed);
-  RenderHistogram(out, name, labels, kBounds, counts,
-                  static_cast<double>(sum_micros_.load()) / 1e6);
-}
-
-void Metrics::CountRequest(RouteId route, std::string_view method, int code, double seconds) {
+void Metrics::CountRequest(RouteId route, std::string_view method, int code,
+                           std::chrono::nanoseconds d) {
   {
     std::lock_guard lk(mu_);
     ++requests_[{route, std::string(method), code}];
   }
-  request_seconds_[static_cast<size_t>(route)].Observe(seconds);
+  request_seconds_[static_cast<size_t>(route)].Observe(d);
 }
 
 std::string Metrics::Render(const Gauges& g) const {
@@ -69,25 +54,22 @@ std::string Metrics::Render(const Gauges& g) const {
           g.log.appended_events);
   counter("orderlog_bytes_appended_total", "Bytes appended to the log since start.",
           g.log.appended_bytes);
-  counter("orderlog_fsyncs_total", "fdatasync calls on the log since start.", g.log.fsyncs);
+  counter("orderlog_fsyncs_total", "fdatasync calls on the log since start.", g.log.fsync.count());
   std::snprintf(buf, sizeof(buf), "# HELP %s %s\n# TYPE %s counter\n%s %.6f\n",
                 "orderlog_fsync_seconds_total", "Time spent in those fdatasync calls.",
                 "orderlog_fsync_seconds_total", "orderlog_fsync_seconds_total",
-                static_cast<double>(g.log.fsync_micros) / 1e6);
+                static_cast<double>(g.log.fsync.sum_micros) / 1e6);
   out += buf;
   // The engine's own histogram of those calls.
   out +=
       "# HELP orderlog_fsync_duration_seconds fdatasync calls on the log by duration.\n"
       "# TYPE orderlog_fsync_duration_seconds histogram\n";
-  std::array<double, kFsyncBucketMicros.size()> fsync_bounds;
-  for (size_t i = 0; i < fsync_bounds.size(); ++i) fsync_bounds[i] = kFsyncBucketMicros[i] / 1e6;
-  RenderHistogram(&out, "orderlog_fsync_duration_seconds", "", fsync_bounds, g.log.fsync_buckets,
-                  static_cast<double>(g.log.fsync_micros) / 1e6);
+  RenderHistogram(&out, "orderlog_fsync_duration_seconds", "", g.log.fsync);
   out +=
       "# HELP orderlog_append_duration_seconds Time from submitting an append to its "
       "acknowledgement (group commit included).\n# TYPE orderlog_append_duration_seconds "
       "histogram\n";
-  append_.Render(&out, "orderlog_append_duration_seconds", "");
+  RenderHistogram(&out, "orderlog_append_duration_seconds", "", append_.Read());
   out +=
       "# HELP orderlog_http_requests_total HTTP requests by route, method and status code.\n"
       "# TYPE orderlog_http_requests_total counter\n";
@@ -105,9 +87,9 @@ std::string Metrics::Render(const Gauges& g) const {
       "# HELP orderlog_http_request_duration_seconds HTTP request latency by route.\n"
       "# TYPE orderlog_http_request_duration_seconds histogram\n";
   for (int r = 0; r < kRouteCount; ++r) {
-    request_seconds_[static_cast<size_t>(r)].Render(
-        &out, "orderlog_http_request_duration_seconds",
-        std::string("route=\"") + RouteLabel(static_cast<RouteId>(r)) + "\"");
+    RenderHistogram(&out, "orderlog_http_request_duration_seconds",
+                    std::string("route=\"") + RouteLabel(static_cast<RouteId>(r)) + "\"",
+                    request_seconds_[static_cast<size_t>(r)].Read());
   }
   gauge("orderlog_log_position", "Last committed log position.",
         static_cast<double>(g.log.committed.value));

@@ -56,8 +56,8 @@ std::optional<std::string> StringField(const JsonObject& body, const char* name,
   return m->text;
 }
 
-double Since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
+std::chrono::nanoseconds Since(Clock::time_point t0) {
+  return Clock::now() - t0;
 }
 
 }  // namespace

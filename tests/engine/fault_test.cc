@@ -58,7 +58,7 @@ TEST(FaultTest, FailingFsyncMakesTheLogReadOnlyForGood) {
   EXPECT_TRUE(reopened->Append(Req("s", "fresh")).ok());
 }
 
-// A slow disk shows in the fdatasync histogram (LogStats::fsync_buckets, the server's
+// A slow disk shows in the fdatasync histogram (LogStats::fsync, the server's
 // orderlog_fsync_duration_seconds): a sync held for 30 ms lands in the bucket that covers it.
 TEST(FaultTest, ASlowFdatasyncLandsInItsBucketOfTheHistogram) {
   TempDir dir;
@@ -74,16 +74,16 @@ TEST(FaultTest, ASlowFdatasyncLandsInItsBucketOfTheHistogram) {
   env.ReleaseSyncs();
   appender.join();
   const LogStats after = log->Stats();
-  ASSERT_EQ(after.fsyncs, before.fsyncs + 1);
-  // The one new sync is in the bucket (20 ms, 50 ms] (30 ms plus the release), or in a later one
+  ASSERT_EQ(after.fsync.count(), before.fsync.count() + 1);
+  // The one new sync is in the bucket (25 ms, 50 ms] (30 ms plus the release), or in a later one
   // if this thread was descheduled that long: never in a bucket of shorter syncs.
-  const size_t slow =
-      static_cast<size_t>(std::find(kFsyncBucketMicros.begin(), kFsyncBucketMicros.end(), 50000u) -
-                          kFsyncBucketMicros.begin());
-  ASSERT_LT(slow, kFsyncBucketMicros.size());
+  const size_t slow = static_cast<size_t>(std::find(LatencyHistogram::kBoundMicros.begin(),
+                                                    LatencyHistogram::kBoundMicros.end(), 50000u) -
+                                          LatencyHistogram::kBoundMicros.begin());
+  ASSERT_LT(slow, LatencyHistogram::kBoundMicros.size());
   uint64_t slow_ones = 0;
-  for (size_t i = 0; i < kFsyncBuckets; ++i) {
-    const uint64_t added = after.fsync_buckets[i] - before.fsync_buckets[i];
+  for (size_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
+    const uint64_t added = after.fsync.counts[i] - before.fsync.counts[i];
     if (i < slow) {
       EXPECT_EQ(added, 0u) << "bucket " << i;
     } else {
@@ -91,7 +91,7 @@ TEST(FaultTest, ASlowFdatasyncLandsInItsBucketOfTheHistogram) {
     }
   }
   EXPECT_EQ(slow_ones, 1u);
-  EXPECT_GE(after.fsync_micros - before.fsync_micros, 30000u);
+  EXPECT_GE(after.fsync.sum_micros - before.fsync.sum_micros, 30000u);
 }
 
 TEST(FaultTest, FullDiskFailsTheWriteCorruptsNothingAndReopenWorks) {

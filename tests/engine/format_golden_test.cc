@@ -23,7 +23,7 @@ TEST(FormatGoldenTest, Record) {
   rec.timestamp_ms = 1'795'000'000'123;
   rec.stream = "order-1";
   rec.payload = "hi";
-  rec.durable_gap = DurableGap(rec.position, 0x0102030405060700);
+  rec.durable_gap = DurableGap(rec.position, Position(0x0102030405060700));
   std::string out;
   EncodeRecord(&out, rec);
   ASSERT_EQ(out.size(), 53u);
@@ -60,7 +60,7 @@ TEST(FormatGoldenTest, ARecordsDurableGapNeverClaimsMoreThanTheWriterKnew) {
   rec.version = StreamVersion(1);
   rec.stream = "s";
   for (uint64_t durable : {uint64_t{0}, uint64_t{5}, uint64_t{9'999'999'999}}) {
-    rec.durable_gap = DurableGap(rec.position, durable);
+    rec.durable_gap = DurableGap(rec.position, Position(durable));
     std::string out;
     EncodeRecord(&out, rec);
     RecordView back;
@@ -71,12 +71,13 @@ TEST(FormatGoldenTest, ARecordsDurableGapNeverClaimsMoreThanTheWriterKnew) {
   }
   RecordView small;
   small.position = Position(5);
-  small.durable_gap = DurableGap(small.position, 0);
+  small.durable_gap = DurableGap(small.position, Position(0));
   EXPECT_EQ(small.durable_gap, 5u);
   EXPECT_EQ(small.durable_before(), 0u);
   small.durable_gap = 7;  // more than the position: claims nothing
   EXPECT_EQ(small.durable_before(), 0u);
-  EXPECT_EQ(DurableGap(small.position, 5), format::kNoDurableClaim);  // not below the position
+  EXPECT_EQ(DurableGap(small.position, Position(5)),
+            format::kNoDurableClaim);  // not below the position
 }
 
 TEST(FormatGoldenTest, SegmentHeader) {

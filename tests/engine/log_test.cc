@@ -230,7 +230,7 @@ TEST(LogTest, ConcurrentAppendersGetGapFreePositionsThatSurviveReopen) {
     }
     for (auto& th : threads) th.join();
     const LogStats stats = log->Stats();
-    EXPECT_LT(stats.fsyncs, static_cast<uint64_t>(kThreads * kPerThread));  // group commit
+    EXPECT_LT(stats.fsync.count(), static_cast<uint64_t>(kThreads * kPerThread));  // group commit
   }
   auto log = OpenOrDie(dir.path(), opts);
   std::set<uint64_t> positions;
@@ -268,7 +268,7 @@ TEST(LogTest, AsyncAppendsCompleteInPositionOrder) {
   ASSERT_TRUE(log->Sync().ok());
   EXPECT_EQ(done.load(), kCount);
   for (int i = 0; i < kCount; ++i) EXPECT_EQ(order[i], static_cast<uint64_t>(i + 1));
-  EXPECT_LT(log->Stats().fsyncs, static_cast<uint64_t>(kCount));
+  EXPECT_LT(log->Stats().fsync.count(), static_cast<uint64_t>(kCount));
 }
 
 TEST(LogTest, ReadersSeeOnlyCompleteCommittedRecordsWhileWriting) {
@@ -404,33 +404,33 @@ TEST(LogTest, DurabilityModesAcknowledgeAndPersist) {
       if (d == Durability::kSync) {
         // Each acknowledged append waited for an fdatasync; their time is within the loop's.
         const LogStats stats = log->Stats();
-        EXPECT_GE(stats.fsyncs, 1u);
+        EXPECT_GE(stats.fsync.count(), 1u);
         const auto elapsed =
             static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                       std::chrono::steady_clock::now() - t0)
                                       .count());
-        EXPECT_LE(stats.fsync_micros, elapsed);
+        EXPECT_LE(stats.fsync.sum_micros, elapsed);
         // Every fdatasync is in one bucket of the histogram, no longer than the whole loop.
         uint64_t counted = 0;
-        for (size_t i = 0; i < kFsyncBuckets; ++i) {
-          counted += stats.fsync_buckets[i];
-          if (stats.fsync_buckets[i] > 0 && i > 0) {
-            EXPECT_LE(kFsyncBucketMicros[i - 1], elapsed) << "bucket " << i;
+        for (size_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
+          counted += stats.fsync.counts[i];
+          if (stats.fsync.counts[i] > 0 && i > 0) {
+            EXPECT_LE(LatencyHistogram::kBoundMicros[i - 1], elapsed) << "bucket " << i;
           }
         }
-        EXPECT_EQ(counted, stats.fsyncs);
+        EXPECT_EQ(counted, stats.fsync.count());
       }
       if (d == Durability::kInterval) {
         // The timer syncs within a few intervals; a loaded machine gets up to 5 s.
-        for (int i = 0; i < 500 && log->Stats().fsyncs == 0; ++i) {
+        for (int i = 0; i < 500 && log->Stats().fsync.count() == 0; ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
-        EXPECT_GE(log->Stats().fsyncs, 1u) << DurabilityName(d);
+        EXPECT_GE(log->Stats().fsync.count(), 1u) << DurabilityName(d);
       }
       if (d == Durability::kNone) {
-        EXPECT_EQ(log->Stats().fsyncs, 0u);
-        EXPECT_EQ(log->Stats().fsync_micros, 0u);
-        for (uint64_t n : log->Stats().fsync_buckets) EXPECT_EQ(n, 0u);
+        EXPECT_EQ(log->Stats().fsync.count(), 0u);
+        EXPECT_EQ(log->Stats().fsync.sum_micros, 0u);
+        for (uint64_t n : log->Stats().fsync.counts) EXPECT_EQ(n, 0u);
       }
     }
     auto log = OpenOrDie(dir.path(), opts);
