@@ -231,19 +231,10 @@ class SegmentRuns {
   std::vector<StreamRun>* runs_ = nullptr;
 };
 
-// "path offset 123: why" (the engine's corruption messages) -> its parts.
-LogProblem ProblemFrom(const Status& s, const std::string& file, uint64_t cut) {
-  const std::string& m = s.message();
-  const std::string prefix = file + " offset ";
-  if (m.compare(0, prefix.size(), prefix) == 0) {
-    size_t end = prefix.size();
-    uint64_t off = 0;
-    while (end < m.size() && m[end] >= '0' && m[end] <= '9') off = off * 10 + (m[end++] - '0');
-    if (m.compare(end, 2, ": ") == 0) return {file, off, m.substr(end + 2), cut};
-  }
-  if (m.compare(0, file.size() + 2, file + ": ") == 0)
-    return {file, 0, m.substr(file.size() + 2), cut};
-  return {file, 0, m, cut};
+// A failed Status as a problem of `file`: where the damage is, when the status says so.
+LogProblem ProblemOf(const Status& s, const std::string& file, uint64_t cut) {
+  if (const Damage* d = s.damage()) return {d->file, d->offset, d->reason, cut};
+  return {file, 0, s.message(), cut};
 }
 
 uint64_t HashPrefix(const File& file, uint64_t n) {
@@ -318,39 +309,32 @@ class SegmentChecker {
     sc.base = base;
     sc.last = base.prev();
     res_->next = base;
-    auto file_size = file->Size();
-    sc.bytes = file_size.ok() ? *file_size : 0;
     const std::string& path = sc.path;
-    const uint64_t size = sc.bytes;
     uint64_t reported = 0;  // bytes of this segment added to *bytes_done_
 
-    std::string header(f::kSegmentHeaderSize, '\0');
-    size_t got = 0;
-    Status io = file->ReadAt(0, header.size(), header.data(), &got);
-    header.resize(got);
-    auto header_base = io.ok() ? DecodeSegmentHeader(header, path) : Result<Position>(io);
-    if (!header_base.ok()) {
-      LogProblem p = ProblemFrom(header_base.status(), path, base.value);
-      if (is_last && size <= f::kSegmentHeaderSize) {
+    // The header and footer, by the rules opening the log applies (ReadSegmentFrame).
+    SegmentFrame frame;
+    if (Status io = ReadSegmentFrame(*file, base, &frame); !io.ok()) {
+      frame.header_status = io;  // reported as the header's problem: nothing else is readable
+      frame.footer.reset();
+    }
+    sc.bytes = frame.size;
+    const uint64_t size = frame.size;
+    const std::string& header = frame.header;
+    if (!frame.header_status.ok()) {
+      LogProblem p = ProblemOf(frame.header_status, path, base.value);
+      if (!frame.header_base && is_last && size <= f::kSegmentHeaderSize) {
         sc.data_end = size;
         res_->header_problem_unless_new = std::move(p);
       } else {
         res_->problems.push_back(std::move(p));
       }
-    } else if (*header_base != base) {
-      Problem(path, 16, "header says base position " + std::to_string(header_base->value),
-              base.value);
     }
-
-    std::optional<SegmentFooter> footer;
-    if (size >= f::kSegmentHeaderSize + f::kFooterSize) {
-      std::string tail(f::kFooterSize, '\0');
-      if (file->ReadAt(size - f::kFooterSize, tail.size(), tail.data(), &got).ok()) {
-        footer = DecodeSegmentFooter(std::string_view(tail.data(), got));
-      }
-    }
+    if (!frame.footer_status.ok())
+      res_->problems.push_back(ProblemOf(frame.footer_status, path, 0));
+    const std::optional<SegmentFooter>& footer = frame.footer;
     sc.sealed = footer.has_value();
-    const uint64_t end = footer ? size - f::kFooterSize : size;
+    const uint64_t end = frame.records_end();
 
     // The .idx file of a sealed segment (into buffers reused from segment to segment).
     std::vector<uint32_t>& offsets = offsets_;
@@ -372,7 +356,7 @@ class SegmentChecker {
         sc.index = s.ok() ? IndexFileState::kValid : IndexFileState::kInvalid;
         if (!s.ok()) {
           sc.index_problem = s.message();
-          res_->problems.push_back(ProblemFrom(s, idx_path, 0));
+          res_->problems.push_back(ProblemOf(s, idx_path, 0));
         }
       }
     }
@@ -398,7 +382,7 @@ class SegmentChecker {
         if (idx_ != nullptr && !res_->idx_reported && count < idx_->size() &&
             (*idx_)[count] != offset) {
           res_->idx_reported = true;
-          Problem(idx_path, f::kIndexHeaderSize + 4 * count,
+          Problem(idx_path, f::idx::OffsetAt(count),
                   "record " + std::to_string(count) + " is at offset " + std::to_string(offset) +
                       ", the index says " + std::to_string((*idx_)[count]),
                   0);
@@ -449,7 +433,7 @@ class SegmentChecker {
       if (opt_.records && footer) {
         const uint64_t h = hash && whole ? XXH3_64bits_digest(state) : HashPrefix(*file, end);
         if (h != footer->segment_checksum) {
-          Problem(path, end + 24, "whole-segment checksum mismatch", 0);
+          Problem(path, end + f::footer::kSegmentChecksum, "whole-segment checksum mismatch", 0);
         }
       }
       if (state != nullptr) XXH3_freeState(state);
@@ -511,7 +495,8 @@ class SegmentChecker {
     for (const auto& e : entries) {
       const StreamRun* r = runs_.Find(XXH3_64bits(e.id.data(), e.id.size()) | 1);
       if (r == nullptr || r->last_position != e.last.value || r->count != e.count) {
-        Problem(idx_path, static_cast<uint64_t>(e.id.data() - idx_bytes.data()) - 2,
+        Problem(idx_path,
+                static_cast<uint64_t>(e.id.data() - idx_bytes.data()) - f::idx::kEntryIdLengthSize,
                 "stream " + std::string(e.id) + ": the index says " + std::to_string(e.count) +
                     " events ending at " + std::to_string(e.last.value) + ", the segment holds " +
                     (r == nullptr ? std::string("none")
@@ -521,7 +506,7 @@ class SegmentChecker {
         return;
       }
     }
-    Problem(idx_path, 12,
+    Problem(idx_path, f::idx::kStreamCount,
             "the index lists " + std::to_string(entries.size()) + " streams, the segment has " +
                 std::to_string(runs_.size()),
             0);
@@ -621,7 +606,7 @@ class SegmentChecker {
 
   void IndexProblem(uint64_t index, uint64_t follows, uint64_t says) {
     res_->idx_reported = true;
-    Problem(res_->idx_path, f::kIndexHeaderSize + 4 * prevs_->size() + 8 * index,
+    Problem(res_->idx_path, f::idx::PrevAt(prevs_->size(), index),
             "record " + std::to_string(index) + " follows position " + std::to_string(follows) +
                 " of its stream, the index says " + std::to_string(says),
             0);
@@ -849,7 +834,7 @@ class Checker {
       if (run.first_prev != kNoPrev && !r.idx_reported && run.first_prev != before.last) {
         r.idx_reported = true;
         const uint64_t index = run.first_position - base.value;
-        problems.push_back({r.idx_path, f::kIndexHeaderSize + 4 * r.idx_records + 8 * index,
+        problems.push_back({r.idx_path, f::idx::PrevAt(r.idx_records, index),
                             "record " + std::to_string(index) + " follows position " +
                                 std::to_string(before.last) + " of its stream, the index says " +
                                 std::to_string(run.first_prev),

@@ -68,12 +68,50 @@ inline constexpr char kFooterMagic[8] = {'O', 'L', 'O', 'G', 'E', 'N', 'D', '\0'
 inline constexpr char kIndexMagic[8] = {'O', 'L', 'O', 'G', 'I', 'D', 'X', '\0'};
 
 inline constexpr size_t kSegmentHeaderSize = 32;
-inline constexpr size_t kSegmentHeaderChecksummed = 24;
 inline constexpr size_t kRecordHeaderSize = 44;
 inline constexpr size_t kFooterSize = 40;
-inline constexpr size_t kFooterChecksummed = 32;
 inline constexpr size_t kIndexHeaderSize = 40;
-inline constexpr size_t kIdxNewStreams = 32;  // u32: streams whose first event is in the segment
+
+// Offsets of the segment header fields.
+namespace header {
+inline constexpr size_t kMagic = 0;
+inline constexpr size_t kVersion = 8;
+inline constexpr size_t kFlags = 12;
+inline constexpr size_t kBase = 16;
+inline constexpr size_t kChecksum = 24;  // of the bytes before it
+}  // namespace header
+
+// Offsets of the segment footer fields, from the footer's first byte.
+namespace footer {
+inline constexpr size_t kMagic = 0;
+inline constexpr size_t kRecordCount = 8;
+inline constexpr size_t kLastPosition = 16;
+inline constexpr size_t kSegmentChecksum = 24;
+inline constexpr size_t kChecksum = 32;  // of the footer bytes before it
+}  // namespace footer
+
+// The .idx file: offsets of its header fields, then the sizes of what follows the header.
+namespace idx {
+inline constexpr size_t kMagic = 0;
+inline constexpr size_t kVersion = 8;
+inline constexpr size_t kStreamCount = 12;
+inline constexpr size_t kBase = 16;
+inline constexpr size_t kRecordCount = 24;
+inline constexpr size_t kNewStreams = 32;  // streams whose first event is in the segment
+inline constexpr size_t kReserved = 36;
+inline constexpr size_t kOffsetSize = 4;  // each record's offset, u32
+inline constexpr size_t kPrevSize = 8;    // each record's previous position in its stream, u64
+inline constexpr size_t kEntryIdLengthSize = 2;  // a stream entry: u16 id length, the id,
+inline constexpr size_t kEntryTailSize = 12;     // then u64 last position and u32 count
+inline constexpr size_t kChecksumSize = 8;       // XXH3-64 of everything before it, at the end
+// Where record i's offset and previous position are, in a file of n records.
+constexpr size_t OffsetAt(uint64_t i) {
+  return kIndexHeaderSize + kOffsetSize * i;
+}
+constexpr size_t PrevAt(uint64_t n, uint64_t i) {
+  return kIndexHeaderSize + kOffsetSize * n + kPrevSize * i;
+}
+}  // namespace idx
 
 // Offsets of the record header fields.
 inline constexpr size_t kRecChecksum = 0;

@@ -51,19 +51,13 @@ Status FinishOrUndoRollOvers(Env* env, const std::string& dir) {
     const auto before = std::lower_bound(named.begin(), named.end(), base);
     bool sealed_before = false;
     if (!undo && before != named.begin() && before == named.end()) {
-      const std::string prev = JoinPath(dir, SegmentFileName(*(before - 1)));
-      auto file = env->Open(prev, OpenMode::kReadWrite);
+      const Position prev_base = *(before - 1);
+      auto file = env->Open(JoinPath(dir, SegmentFileName(prev_base)), OpenMode::kReadWrite);
       if (!file.ok()) return file.status();
-      auto size = (*file)->Size();
-      if (!size.ok()) return size.status();
-      if (*size >= f::kSegmentHeaderSize + f::kFooterSize) {
-        std::string tail(f::kFooterSize, '\0');
-        size_t got = 0;
-        ORDERLOG_RETURN_IF_ERROR(
-            (*file)->ReadAt(*size - f::kFooterSize, tail.size(), tail.data(), &got));
-        const auto footer = DecodeSegmentFooter(std::string_view(tail.data(), got));
-        sealed_before = footer && footer->last_position.value + 1 == base.value;
-      }
+      SegmentFrame prev;
+      ORDERLOG_RETURN_IF_ERROR(ReadSegmentFrame(**file, prev_base, &prev));
+      sealed_before =
+          prev.footer && prev.footer_status.ok() && prev.footer->last_position.next() == base;
       if (sealed_before) ORDERLOG_RETURN_IF_ERROR((*file)->Sync());
     }
     // Its header too: a spare renamed into place may have stopped before its header was
@@ -72,12 +66,9 @@ Status FinishOrUndoRollOvers(Env* env, const std::string& dir) {
     if (sealed_before) {
       auto file = env->Open(path + f::kPendingSuffix, OpenMode::kReadOnly);
       if (!file.ok()) return file.status();
-      std::string header(f::kSegmentHeaderSize, '\0');
-      size_t got = 0;
-      ORDERLOG_RETURN_IF_ERROR((*file)->ReadAt(0, header.size(), header.data(), &got));
-      header.resize(got);
-      auto header_base = DecodeSegmentHeader(header, path);
-      has_header = header_base.ok() && *header_base == base;
+      SegmentFrame pending_frame;
+      ORDERLOG_RETURN_IF_ERROR(ReadSegmentFrame(**file, base, &pending_frame));
+      has_header = pending_frame.header_status.ok();
     }
     if (sealed_before && has_header) {
       ORDERLOG_RETURN_IF_ERROR(env->Rename(path + f::kPendingSuffix, path));
@@ -200,29 +191,19 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
   auto opened = env_->Open(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite);
   if (!opened.ok()) return opened.status();
   std::shared_ptr<File> file = std::move(opened).value();
-  auto size_or = file->Size();
-  if (!size_or.ok()) return size_or.status();
-  const uint64_t size = *size_or;
-
-  std::string header(f::kSegmentHeaderSize, '\0');
-  size_t got = 0;
-  ORDERLOG_RETURN_IF_ERROR(file->ReadAt(0, header.size(), header.data(), &got));
-  header.resize(got);
-  auto header_base = DecodeSegmentHeader(header, path);
-  if (!header_base.ok()) {
+  SegmentFrame frame;
+  ORDERLOG_RETURN_IF_ERROR(ReadSegmentFrame(*file, base, &frame));
+  const uint64_t size = frame.size;
+  if (!frame.header_status.ok()) {
     // A crash while a new segment was being created leaves a short file with no records.
-    if (is_last && size <= f::kSegmentHeaderSize && base == expected_base) {
+    if (!frame.header_base && is_last && size <= f::kSegmentHeaderSize && base == expected_base) {
       if (!options_.read_only) ORDERLOG_RETURN_IF_ERROR(env_->Remove(path));
       return Status::Ok();
     }
-    return header_base.status();
-  }
-  if (*header_base != base) {
-    return CorruptionAt(path, 16,
-                        "header says base position " + std::to_string(header_base->value));
+    return frame.header_status;
   }
   if (base != expected_base) {
-    return CorruptionAt(path, 16,
+    return CorruptionAt(path, f::header::kBase,
                         "segment starts at position " + std::to_string(base.value) +
                             " but the log before it ends at " +
                             std::to_string(expected_base.value - 1));
@@ -234,15 +215,8 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
   seg->file = file;
   seg->file_size = size;
 
-  std::optional<SegmentFooter> footer;
-  if (size >= f::kSegmentHeaderSize + f::kFooterSize) {
-    std::string tail(f::kFooterSize, '\0');
-    ORDERLOG_RETURN_IF_ERROR(file->ReadAt(size - f::kFooterSize, tail.size(), tail.data(), &got));
-    footer = DecodeSegmentFooter(std::string_view(tail.data(), got));
-    if (footer && footer->last_position.value + 1 != base.value + footer->record_count) {
-      return CorruptionAt(path, size - f::kFooterSize, "footer count and last position disagree");
-    }
-  }
+  ORDERLOG_RETURN_IF_ERROR(frame.footer_status);
+  const std::optional<SegmentFooter>& footer = frame.footer;
   if (!footer) {
     if (!is_last) {
       return CorruptionAt(path, size >= f::kFooterSize ? size - f::kFooterSize : 0,
@@ -253,7 +227,7 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
 
   // Sealed: load the .idx file, or rebuild it from the records if it is missing or bad.
   seg->sealed = true;
-  seg->end = size - f::kFooterSize;
+  seg->end = frame.records_end();
   const std::string idx_path = JoinPath(dir_, IndexFileName(base));
   std::vector<SegmentStreamEntry> entries;
   Status idx_status;
@@ -266,7 +240,7 @@ Status Log::LoadSegment(Position base, bool is_last, Position expected_base) {
       const auto& o = seg->offsets;
       bool sane = o.empty() || (o.front() == f::kSegmentHeaderSize && o.back() < seg->end);
       for (size_t i = 1; sane && i < o.size(); ++i) sane = o[i] > o[i - 1];
-      if (!sane) idx_status = CorruptionAt(idx_path, f::kIndexHeaderSize, "offsets out of order");
+      if (!sane) idx_status = CorruptionAt(idx_path, f::idx::OffsetAt(0), "offsets out of order");
     }
   } else {
     idx_status = bytes.status();

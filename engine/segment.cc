@@ -59,10 +59,6 @@ Result<std::vector<Position>> ListSegmentFiles(Env* env, const std::string& dir)
   return bases;
 }
 
-Status CorruptionAt(const std::string& file, uint64_t offset, const std::string& why) {
-  return Status::Corruption(file + " offset " + std::to_string(offset) + ": " + why);
-}
-
 namespace {
 // Index of the first non-zero byte of p[from, n), or n.
 size_t NextNonZero(const char* p, size_t from, size_t n) {
@@ -121,54 +117,97 @@ Result<AfterDamage> ScanAfterDamage(const File& file, uint64_t from, uint64_t en
 
 std::string EncodeSegmentHeader(Position base) {
   std::string out(f::kSegmentHeaderSize, '\0');
-  std::memcpy(out.data(), f::kSegmentMagic, 8);
-  Put<uint32_t>(out.data() + 8, f::kFormatVersion);
-  Put<uint32_t>(out.data() + 12, 0);
-  Put<uint64_t>(out.data() + 16, base.value);
-  Put<uint64_t>(out.data() + 24, XXH3_64bits(out.data(), f::kSegmentHeaderChecksummed));
+  std::memcpy(out.data() + f::header::kMagic, f::kSegmentMagic, sizeof(f::kSegmentMagic));
+  Put<uint32_t>(out.data() + f::header::kVersion, f::kFormatVersion);
+  Put<uint32_t>(out.data() + f::header::kFlags, 0);
+  Put<uint64_t>(out.data() + f::header::kBase, base.value);
+  Put<uint64_t>(out.data() + f::header::kChecksum, XXH3_64bits(out.data(), f::header::kChecksum));
   return out;
 }
 
 Result<Position> DecodeSegmentHeader(std::string_view bytes, const std::string& file) {
   if (bytes.size() < f::kSegmentHeaderSize) {
-    return Status::Corruption(file + " offset 0: segment header is truncated");
+    return CorruptionAt(file, 0, "segment header is truncated");
   }
-  if (std::memcmp(bytes.data(), f::kSegmentMagic, 8) != 0) {
-    return Status::Corruption(file + " offset 0: not a segment file (bad magic)");
+  if (std::memcmp(bytes.data() + f::header::kMagic, f::kSegmentMagic, sizeof(f::kSegmentMagic)) !=
+      0) {
+    return CorruptionAt(file, f::header::kMagic, "not a segment file (bad magic)");
   }
-  if (Get<uint64_t>(bytes.data() + 24) != XXH3_64bits(bytes.data(), f::kSegmentHeaderChecksummed)) {
-    return Status::Corruption(file + " offset 0: segment header checksum mismatch");
+  if (Get<uint64_t>(bytes.data() + f::header::kChecksum) !=
+      XXH3_64bits(bytes.data(), f::header::kChecksum)) {
+    return CorruptionAt(file, 0, "segment header checksum mismatch");
   }
-  const uint32_t version = Get<uint32_t>(bytes.data() + 8);
+  const uint32_t version = Get<uint32_t>(bytes.data() + f::header::kVersion);
   if (version != f::kFormatVersion) {
-    return Status::Corruption(file + " offset 8: unsupported segment format version " +
-                              std::to_string(version) + " (this build reads version " +
-                              std::to_string(f::kFormatVersion) + ")");
+    return CorruptionAt(file, f::header::kVersion,
+                        "unsupported segment format version " + std::to_string(version) +
+                            " (this build reads version " + std::to_string(f::kFormatVersion) +
+                            ")");
   }
-  return Position(Get<uint64_t>(bytes.data() + 16));
+  return Position(Get<uint64_t>(bytes.data() + f::header::kBase));
 }
 
 std::string EncodeSegmentFooter(const SegmentFooter& footer) {
   std::string out(f::kFooterSize, '\0');
-  std::memcpy(out.data(), f::kFooterMagic, 8);
-  Put<uint64_t>(out.data() + 8, footer.record_count);
-  Put<uint64_t>(out.data() + 16, footer.last_position.value);
-  Put<uint64_t>(out.data() + 24, footer.segment_checksum);
-  Put<uint64_t>(out.data() + 32, XXH3_64bits(out.data(), f::kFooterChecksummed));
+  std::memcpy(out.data() + f::footer::kMagic, f::kFooterMagic, sizeof(f::kFooterMagic));
+  Put<uint64_t>(out.data() + f::footer::kRecordCount, footer.record_count);
+  Put<uint64_t>(out.data() + f::footer::kLastPosition, footer.last_position.value);
+  Put<uint64_t>(out.data() + f::footer::kSegmentChecksum, footer.segment_checksum);
+  Put<uint64_t>(out.data() + f::footer::kChecksum, XXH3_64bits(out.data(), f::footer::kChecksum));
   return out;
 }
 
 std::optional<SegmentFooter> DecodeSegmentFooter(std::string_view bytes) {
   if (bytes.size() != f::kFooterSize) return std::nullopt;
-  if (std::memcmp(bytes.data(), f::kFooterMagic, 8) != 0) return std::nullopt;
-  if (Get<uint64_t>(bytes.data() + 32) != XXH3_64bits(bytes.data(), f::kFooterChecksummed)) {
+  if (std::memcmp(bytes.data() + f::footer::kMagic, f::kFooterMagic, sizeof(f::kFooterMagic)) !=
+      0) {
+    return std::nullopt;
+  }
+  if (Get<uint64_t>(bytes.data() + f::footer::kChecksum) !=
+      XXH3_64bits(bytes.data(), f::footer::kChecksum)) {
     return std::nullopt;
   }
   SegmentFooter footer;
-  footer.record_count = Get<uint64_t>(bytes.data() + 8);
-  footer.last_position = Position(Get<uint64_t>(bytes.data() + 16));
-  footer.segment_checksum = Get<uint64_t>(bytes.data() + 24);
+  footer.record_count = Get<uint64_t>(bytes.data() + f::footer::kRecordCount);
+  footer.last_position = Position(Get<uint64_t>(bytes.data() + f::footer::kLastPosition));
+  footer.segment_checksum = Get<uint64_t>(bytes.data() + f::footer::kSegmentChecksum);
   return footer;
+}
+
+uint64_t SegmentFrame::records_end() const {
+  return footer ? size - f::kFooterSize : size;
+}
+
+Status ReadSegmentFrame(const File& file, Position base, SegmentFrame* out) {
+  auto size = file.Size();
+  if (!size.ok()) return size.status();
+  out->size = *size;
+  out->header.assign(f::kSegmentHeaderSize, '\0');
+  size_t got = 0;
+  ORDERLOG_RETURN_IF_ERROR(file.ReadAt(0, out->header.size(), out->header.data(), &got));
+  out->header.resize(got);
+  auto header_base = DecodeSegmentHeader(out->header, file.path());
+  if (!header_base.ok()) {
+    out->header_status = header_base.status();
+  } else {
+    out->header_base = *header_base;
+    if (*header_base != base) {
+      out->header_status =
+          CorruptionAt(file.path(), f::header::kBase,
+                       "header says base position " + std::to_string(header_base->value));
+    }
+  }
+  if (out->size < f::kSegmentHeaderSize + f::kFooterSize) return Status::Ok();
+  const uint64_t at = out->size - f::kFooterSize;
+  std::string tail(f::kFooterSize, '\0');
+  ORDERLOG_RETURN_IF_ERROR(file.ReadAt(at, tail.size(), tail.data(), &got));
+  out->footer = DecodeSegmentFooter(std::string_view(tail.data(), got));
+  if (out->footer &&
+      out->footer->last_position.value + 1 != base.value + out->footer->record_count) {
+    out->footer_status = CorruptionAt(file.path(), at + f::footer::kRecordCount,
+                                      "footer count and last position disagree");
+  }
+  return Status::Ok();
 }
 
 SegmentReader::SegmentReader(const File* file, uint64_t start, uint64_t end)

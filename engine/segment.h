@@ -23,8 +23,6 @@ std::optional<Position> ParseSegmentFileName(std::string_view name);
 // Base positions of the segment files in dir, ascending.
 Result<std::vector<Position>> ListSegmentFiles(Env* env, const std::string& dir);
 
-// "<file> offset <n>: <why>": how every corruption is reported (tools parse it back).
-Status CorruptionAt(const std::string& file, uint64_t offset, const std::string& why);
 // What follows a record that does not decode, at `from`, up to `end`: tells a torn tail from
 // corruption, and resyncs a check.
 struct AfterDamage {
@@ -51,6 +49,26 @@ struct SegmentFooter {
 std::string EncodeSegmentFooter(const SegmentFooter& footer);
 // nullopt unless bytes is a footer with the right magic and checksum.
 std::optional<SegmentFooter> DecodeSegmentFooter(std::string_view bytes);
+
+// The frame of a segment file, its header and footer, validated by the one set of rules that
+// opening a log and CheckLog both apply. The records in between are the caller's to read.
+struct SegmentFrame {
+  uint64_t size = 0;   // of the file
+  std::string header;  // its first kSegmentHeaderSize bytes (fewer in a shorter file)
+  // The base position the header names; nullopt when the header does not decode.
+  std::optional<Position> header_base;
+  // Ok when the header decodes and names the base the file name says; else where and why not.
+  Status header_status;
+  // The footer, when the file ends with one whose magic and checksum are valid: the segment is
+  // sealed. footer_status says whether what it claims holds together (count and last position).
+  std::optional<SegmentFooter> footer;
+  Status footer_status;
+
+  // Offset just past the records: the footer's offset, or the end of an unsealed file.
+  uint64_t records_end() const;
+};
+// Fails only when the file cannot be read; damage is in the frame.
+Status ReadSegmentFrame(const File& file, Position base, SegmentFrame* out);
 
 // Reads the records of one segment file in order, in large chunks, verifying each checksum.
 // Thread-compatible; the file may be appended to concurrently (only bytes below `end` are read).

@@ -30,6 +30,12 @@ const char* StatusCodeName(StatusCode code) {
   return "Unknown";
 }
 
+Status Status::CorruptionAt(std::string file, uint64_t offset, std::string reason) {
+  Status s(StatusCode::kCorruption, file + " offset " + std::to_string(offset) + ": " + reason);
+  s.damage_ = std::make_shared<const Damage>(Damage{std::move(file), offset, std::move(reason)});
+  return s;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "OK";
   return std::string(StatusCodeName(code_)) + ": " + message_;

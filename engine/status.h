@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <variant>
@@ -11,7 +13,7 @@ namespace orderlog {
 enum class StatusCode : unsigned char {
   kOk = 0,
   kNotFound,            // no such position / stream / file
-  kCorruption,          // a checksum or structural check failed; message names file and offset
+  kCorruption,          // a checksum or structural check failed; damage() says where
   kIOError,             // the operating system refused a read, write or sync
   kNoSpace,             // ENOSPC / EDQUOT while writing
   kInvalidArgument,     // the caller passed something the engine cannot store
@@ -24,6 +26,14 @@ enum class StatusCode : unsigned char {
 
 const char* StatusCodeName(StatusCode code);
 
+// Where a corruption was found, as data: a tool reports it field by field and never parses the
+// message back.
+struct Damage {
+  std::string file;
+  uint64_t offset = 0;
+  std::string reason;
+};
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
@@ -31,7 +41,10 @@ class [[nodiscard]] Status {
 
   static Status Ok() { return {}; }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+  // A corruption with no one place in a file (prefer CorruptionAt).
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
+  // Message: "<file> offset <n>: <reason>".
+  static Status CorruptionAt(std::string file, uint64_t offset, std::string reason);
   static Status IOError(std::string m) { return {StatusCode::kIOError, std::move(m)}; }
   static Status NoSpace(std::string m) { return {StatusCode::kNoSpace, std::move(m)}; }
   static Status InvalidArgument(std::string m) {
@@ -48,13 +61,20 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  // Set for a corruption made by CorruptionAt; nullptr otherwise.
+  const Damage* damage() const { return damage_.get(); }
   // "Corruption: <message>", for logs and error details.
   std::string ToString() const;
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::shared_ptr<const Damage> damage_;  // shared: a Status is copied more than it is made
 };
+
+inline Status CorruptionAt(std::string file, uint64_t offset, std::string reason) {
+  return Status::CorruptionAt(std::move(file), offset, std::move(reason));
+}
 
 // A value or the Status saying why there is none. Never holds an ok Status.
 template <typename T>

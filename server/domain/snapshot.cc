@@ -38,9 +38,7 @@ struct Header {
 };
 
 Result<Header> DecodeHeader(std::string_view bytes, const std::string& path) {
-  auto bad = [&](size_t offset, const std::string& why) {
-    return Status::Corruption(path + " offset " + std::to_string(offset) + ": " + why);
-  };
+  auto bad = [&](size_t offset, const std::string& why) { return CorruptionAt(path, offset, why); };
   if (bytes.size() < kSnapshotHeaderSize) return bad(0, "snapshot header is truncated");
   if (std::memcmp(bytes.data(), kMagic, 8) != 0) return bad(0, "not a snapshot (bad magic)");
   if (coding::Get<uint64_t>(bytes.data() + 40) != XXH3_64bits(bytes.data(), 40)) {

@@ -321,7 +321,7 @@ TEST_F(InspectTest, VerifyFindsAFlippedBitInASealedSegmentAndRepairCutsThere) {
 
 TEST_F(InspectTest, VerifyReportsABadIndexFileAndRepairMovesItAside) {
   const std::string idx = data_ + "/" + IndexFileName(Position(1));
-  FlipByte(idx, format::kIndexHeaderSize + 4);  // a record offset; the .idx checksum now fails
+  FlipByte(idx, format::idx::OffsetAt(1));  // a record offset; the .idx checksum now fails
   ToolRun r = Run({"verify", data_, "--json"});
   EXPECT_EQ(r.code, 1);
   rapidjson::Document d = Json(r.out);

@@ -215,18 +215,18 @@ TEST(CheckTest, AnIndexLinkThatSkipsARecordOfItsStreamIsReported) {
   log.Segment({{"e", 1}, {"e", 2}, {"e", 3}}, true, 0, [](HandLog::Parts* p) { p->prevs[2] = 8; });
   log.Segment({{"b", 2}}, /*sealed=*/false);
   const CheckReport r = Check(dir.path());
-  const LogProblem* own = ProblemAt(r, log.Idx(8), f::kIndexHeaderSize + 4 * 3 + 8 * 2);
+  const LogProblem* own = ProblemAt(r, log.Idx(8), f::idx::PrevAt(3, 2));
   ASSERT_NE(own, nullptr);
   EXPECT_NE(own->what.find("record 2 follows position 9 of its stream, the index says 8"),
             std::string::npos)
       << own->what;
-  const LogProblem* across = ProblemAt(r, log.Idx(3), f::kIndexHeaderSize + 4 * 2 + 8 * 0);
+  const LogProblem* across = ProblemAt(r, log.Idx(3), f::idx::PrevAt(2, 0));
   ASSERT_NE(across, nullptr);
   EXPECT_NE(across->what.find("record 0 follows position 2 of its stream, the index says 1"),
             std::string::npos)
       << across->what;
   EXPECT_EQ(across->cut_position, 0u);  // the records are fine: only the .idx is wrong
-  const LogProblem* inside = ProblemAt(r, log.Idx(5), f::kIndexHeaderSize + 4 * 3 + 8 * 2);
+  const LogProblem* inside = ProblemAt(r, log.Idx(5), f::idx::PrevAt(3, 2));
   ASSERT_NE(inside, nullptr);
   EXPECT_NE(inside->what.find("the index says 6"), std::string::npos) << inside->what;
   EXPECT_EQ(r.last, Position(11));

@@ -233,7 +233,7 @@ TEST(RecoveryTest, UnknownFormatVersionIsRefused) {
   std::string bytes = ReadFileBytes(Seg(dir, 1));
   std::string header = bytes.substr(0, f::kSegmentHeaderSize);
   header[8] = 9;  // version 9, with a correct header checksum
-  const uint64_t sum = XXH3_64bits(header.data(), f::kSegmentHeaderChecksummed);
+  const uint64_t sum = XXH3_64bits(header.data(), f::header::kChecksum);
   std::memcpy(header.data() + 24, &sum, 8);
   WriteFileBytes(Seg(dir, 1), header + bytes.substr(f::kSegmentHeaderSize));
   auto log = Log::Open(dir.path(), {});
