@@ -44,30 +44,6 @@ class ORDERLOG_CAPABILITY("mutex") Mutex {
   std::mutex mu_;
 };
 
-class ORDERLOG_SCOPED_CAPABILITY MutexLock {
- public:
-  explicit MutexLock(Mutex* mu) ORDERLOG_ACQUIRE(mu) : mu_(mu) { mu_->Lock(); }
-  struct Spinning {};
-  MutexLock(Mutex* mu, Spinning) ORDERLOG_ACQUIRE(mu) : mu_(mu) { mu_->LockSpinning(); }
-  ~MutexLock() ORDERLOG_RELEASE() {
-    if (held_) mu_->Unlock();
-  }
-  MutexLock(const MutexLock&) = delete;
-  MutexLock& operator=(const MutexLock&) = delete;
-  void Unlock() ORDERLOG_RELEASE() {
-    mu_->Unlock();
-    held_ = false;
-  }
-  void Lock() ORDERLOG_ACQUIRE() {
-    mu_->Lock();
-    held_ = true;
-  }
-
- private:
-  Mutex* const mu_;
-  bool held_ = true;
-};
-
 // Waits always re-check their condition in a loop at the call site (a lambda predicate would be
 // invisible to the analysis).
 class CondVar {
@@ -102,14 +78,18 @@ class ORDERLOG_CAPABILITY("shared mutex") SharedMutex {
   std::shared_mutex mu_;
 };
 
-class ORDERLOG_SCOPED_CAPABILITY WriterLock {
+// Holds a Mutex, or a SharedMutex exclusively, for its scope; may let it go and take it again.
+template <typename M>
+class ORDERLOG_SCOPED_CAPABILITY ExclusiveLock {
  public:
-  explicit WriterLock(SharedMutex* mu) ORDERLOG_ACQUIRE(mu) : mu_(mu) { mu_->Lock(); }
-  ~WriterLock() ORDERLOG_RELEASE() {
+  explicit ExclusiveLock(M* mu) ORDERLOG_ACQUIRE(mu) : mu_(mu) { mu_->Lock(); }
+  struct Spinning {};
+  ExclusiveLock(M* mu, Spinning) ORDERLOG_ACQUIRE(mu) : mu_(mu) { mu_->LockSpinning(); }
+  ~ExclusiveLock() ORDERLOG_RELEASE() {
     if (held_) mu_->Unlock();
   }
-  WriterLock(const WriterLock&) = delete;
-  WriterLock& operator=(const WriterLock&) = delete;
+  ExclusiveLock(const ExclusiveLock&) = delete;
+  ExclusiveLock& operator=(const ExclusiveLock&) = delete;
   void Unlock() ORDERLOG_RELEASE() {
     mu_->Unlock();
     held_ = false;
@@ -120,9 +100,11 @@ class ORDERLOG_SCOPED_CAPABILITY WriterLock {
   }
 
  private:
-  SharedMutex* const mu_;
+  M* const mu_;
   bool held_ = true;
 };
+using MutexLock = ExclusiveLock<Mutex>;
+using WriterLock = ExclusiveLock<SharedMutex>;
 
 class ORDERLOG_SCOPED_CAPABILITY ReaderLock {
  public:
