@@ -34,20 +34,28 @@ void Order(Writer& w, const OrderState& o) {
   w.EndObject();
 }
 
-void Event(Writer& w, const OrderEventRecord& e, bool with_order_id) {
+// The members every event has, decoded or not; the caller closes the object.
+void OpenEvent(Writer& w, Position position, const std::string_view* order_id, uint64_t version,
+               uint16_t type, int64_t timestamp_ms) {
   w.StartObject();
   Str(w, "position");
-  w.Uint64(e.position.value);
-  if (with_order_id) {
+  w.Uint64(position.value);
+  if (order_id != nullptr) {
     Str(w, "order_id");
-    Str(w, e.order_id);
+    Str(w, *order_id);
   }
   Str(w, "version");
-  w.Uint64(e.version);
+  w.Uint64(version);
   Str(w, "type");
-  Str(w, EventTypeName(static_cast<uint16_t>(e.type)));
+  Str(w, EventTypeName(type));
   Str(w, "timestamp");
-  Str(w, FormatTimestamp(e.timestamp_ms));
+  Str(w, FormatTimestamp(timestamp_ms));
+}
+
+void Event(Writer& w, const OrderEventRecord& e, bool with_order_id) {
+  const std::string_view id = e.order_id;
+  OpenEvent(w, e.position, with_order_id ? &id : nullptr, e.version, static_cast<uint16_t>(e.type),
+            e.timestamp_ms);
   Str(w, "data");
   w.StartObject();
   if (const auto* c = std::get_if<OrderCreated>(&e.event)) {
@@ -105,6 +113,21 @@ std::string EventJson(const OrderEventRecord& event, bool with_order_id) {
   rapidjson::StringBuffer b;
   Writer w(b);
   Event(w, event, with_order_id);
+  return Take(b);
+}
+
+std::string UndecodableEventJson(const RecordView& rec, const std::string& why,
+                                 const std::string& payload_hex) {
+  rapidjson::StringBuffer b;
+  Writer w(b);
+  OpenEvent(w, rec.position, &rec.stream, rec.version.value, rec.type, rec.timestamp_ms);
+  Str(w, "type_code");
+  w.Uint(rec.type);
+  Str(w, "error");
+  Str(w, why);
+  Str(w, "payload_hex");
+  Str(w, payload_hex);
+  w.EndObject();
   return Take(b);
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/record.h"
 #include "server/domain/order_service.h"
 
 namespace orderlog::domain {
@@ -15,5 +16,9 @@ std::string OrdersJson(const std::vector<OrderState>& orders);
 std::string EventsJson(const std::vector<OrderEventRecord>& events, bool with_order_id);
 // One event as EventsJson writes each element (a line of `orderlog-inspect dump --json`).
 std::string EventJson(const OrderEventRecord& event, bool with_order_id);
+// A record that does not decode as an order event: the same members as EventJson with the order
+// id, then why it does not decode and its payload in hex, instead of "data".
+std::string UndecodableEventJson(const RecordView& rec, const std::string& why,
+                                 const std::string& payload_hex);
 
 }  // namespace orderlog::domain

@@ -12,7 +12,7 @@ namespace orderlog::domain {
 
 namespace {
 
-constexpr char kMagic[8] = {'O', 'L', 'O', 'G', 'S', 'N', 'A', 'P'};
+constexpr char kMagicBytes[8] = {'O', 'L', 'O', 'G', 'S', 'N', 'A', 'P'};
 constexpr std::string_view kPrefix = "snapshot-";
 constexpr std::string_view kSuffix = ".snap";
 
@@ -40,15 +40,18 @@ struct Header {
 Result<Header> DecodeHeader(std::string_view bytes, const std::string& path) {
   auto bad = [&](size_t offset, const std::string& why) { return CorruptionAt(path, offset, why); };
   if (bytes.size() < kSnapshotHeaderSize) return bad(0, "snapshot header is truncated");
-  if (std::memcmp(bytes.data(), kMagic, 8) != 0) return bad(0, "not a snapshot (bad magic)");
-  if (coding::Get<uint64_t>(bytes.data() + 40) != XXH3_64bits(bytes.data(), 40)) {
-    return bad(40, "snapshot header checksum mismatch");
+  using namespace snapshot_header;
+  if (std::memcmp(bytes.data() + kMagic, kMagicBytes, sizeof(kMagicBytes)) != 0) {
+    return bad(kMagic, "not a snapshot (bad magic)");
+  }
+  if (coding::Get<uint64_t>(bytes.data() + kChecksum) != XXH3_64bits(bytes.data(), kChecksum)) {
+    return bad(kChecksum, "snapshot header checksum mismatch");
   }
   Header h;
-  h.revision = coding::Get<uint32_t>(bytes.data() + 8);
-  h.position = Position(coding::Get<uint64_t>(bytes.data() + 16));
-  h.body_length = coding::Get<uint64_t>(bytes.data() + 24);
-  h.body_checksum = coding::Get<uint64_t>(bytes.data() + 32);
+  h.revision = coding::Get<uint32_t>(bytes.data() + kRevision);
+  h.position = Position(coding::Get<uint64_t>(bytes.data() + kPosition));
+  h.body_length = coding::Get<uint64_t>(bytes.data() + kBodyLength);
+  h.body_checksum = coding::Get<uint64_t>(bytes.data() + kBodyChecksum);
   return h;
 }
 
@@ -125,13 +128,14 @@ std::vector<SnapshotInfo> ListSnapshots(Env* env, const std::string& dir) {
 Result<uint64_t> WriteSnapshot(Env* env, const std::string& dir, const ReadModel::Frozen& frozen) {
   const std::string body = ReadModel::Serialize(frozen);
   std::string file(kSnapshotHeaderSize, '\0');
-  std::memcpy(file.data(), kMagic, 8);
-  coding::Put<uint32_t>(file.data() + 8, kSnapshotRevision);
-  coding::Put<uint32_t>(file.data() + 12, 0);
-  coding::Put<uint64_t>(file.data() + 16, frozen.position().value);
-  coding::Put<uint64_t>(file.data() + 24, body.size());
-  coding::Put<uint64_t>(file.data() + 32, XXH3_64bits(body.data(), body.size()));
-  coding::Put<uint64_t>(file.data() + 40, XXH3_64bits(file.data(), 40));
+  using namespace snapshot_header;
+  std::memcpy(file.data() + kMagic, kMagicBytes, sizeof(kMagicBytes));
+  coding::Put<uint32_t>(file.data() + kRevision, kSnapshotRevision);
+  coding::Put<uint32_t>(file.data() + kReserved, 0);
+  coding::Put<uint64_t>(file.data() + kPosition, frozen.position().value);
+  coding::Put<uint64_t>(file.data() + kBodyLength, body.size());
+  coding::Put<uint64_t>(file.data() + kBodyChecksum, XXH3_64bits(body.data(), body.size()));
+  coding::Put<uint64_t>(file.data() + kChecksum, XXH3_64bits(file.data(), kChecksum));
   file += body;
   ORDERLOG_RETURN_IF_ERROR(
       WriteFileAtomically(env, dir, SnapshotFileName(frozen.position()), file));

@@ -25,6 +25,16 @@ namespace orderlog::domain {
 
 inline constexpr uint32_t kSnapshotRevision = 1;
 inline constexpr size_t kSnapshotHeaderSize = 48;
+// Offsets of the snapshot header fields (above).
+namespace snapshot_header {
+inline constexpr size_t kMagic = 0;
+inline constexpr size_t kRevision = 8;
+inline constexpr size_t kReserved = 12;
+inline constexpr size_t kPosition = 16;
+inline constexpr size_t kBodyLength = 24;
+inline constexpr size_t kBodyChecksum = 32;
+inline constexpr size_t kChecksum = 40;  // of the bytes before it
+}  // namespace snapshot_header
 inline constexpr size_t kSnapshotsKept = 2;
 
 struct SnapshotInfo {

@@ -54,7 +54,8 @@ struct SnapshotCheck {
 };
 void MarkAheadOfLog(std::vector<SnapshotCheck>* snaps, Position log_last);
 std::vector<SnapshotCheck> CheckSnapshots(const std::string& dir, Position log_last);
-void SnapshotJson(JsonWriter& w, const SnapshotCheck& s, bool detailed);
+class Report;
+Report SnapshotReport(const SnapshotCheck& s, bool detailed);
 
 // The subcommands, one file each; each returns the exit code.
 struct DumpFilter {

@@ -58,26 +58,8 @@ std::string EventLine(const RecordView& rec, bool json) {
   auto decoded = ToOrderEventRecord(rec);
   if (json) {
     if (decoded.ok()) return EventJson(*decoded, true);
-    return Json([&](JsonWriter& w) {
-      w.StartObject();
-      Key(w, "position");
-      w.Uint64(rec.position.value);
-      Key(w, "order_id");
-      Str(w, rec.stream);
-      Key(w, "version");
-      w.Uint64(rec.version.value);
-      Key(w, "type");
-      Str(w, EventTypeName(rec.type));
-      Key(w, "type_code");
-      w.Uint(rec.type);
-      Key(w, "timestamp");
-      Str(w, FormatTimestamp(rec.timestamp_ms));
-      Key(w, "error");
-      Str(w, decoded.status().message());
-      Key(w, "payload_hex");
-      Str(w, Hex(rec.payload, rec.payload.size()));
-      w.EndObject();
-    });
+    return UndecodableEventJson(rec, decoded.status().message(),
+                                Hex(rec.payload, rec.payload.size()));
   }
   std::string line = std::to_string(rec.position.value) + "  " + std::string(rec.stream) + " v" +
                      std::to_string(rec.version.value) + "  " + FormatTimestamp(rec.timestamp_ms) +

@@ -1,5 +1,5 @@
 // `repair`: cut a torn tail or the log at its first damage, keeping what is cut.
-#include "tools/inspect/inspect.h"
+#include "tools/inspect/report.h"
 
 #include <ctime>
 
@@ -65,26 +65,15 @@ int Repair(const std::string& dir, bool yes, bool json) {
         "is kept in " +
         dir + "/repair-<time>/)");
   }
-  if (json) {
-    Out(Json([&](JsonWriter& w) {
-      w.StartObject();
-      Key(w, "needed");
-      w.Bool(!nothing);
-      Key(w, "applied");
-      w.Bool(!nothing && yes && applied.ok());
-      Key(w, "keep_last");
-      w.Uint64(plan->keep_last.value);
-      Key(w, "events_lost");
-      w.Uint64(plan->cut ? lost : 0);
-      Key(w, "messages");
-      w.StartArray();
-      for (const auto& l : lines) Str(w, l);
-      w.EndArray();
-      w.EndObject();
-    }));
-  } else {
-    for (const auto& l : lines) Out(l);
-  }
+  Report messages = Report::List();
+  for (const auto& l : lines) messages.Push(Report(l).Text(l));
+  Report out = Report::Object();
+  out.Add("needed", !nothing)
+      .Add("applied", !nothing && yes && applied.ok())
+      .Add("keep_last", plan->keep_last.value)
+      .Add("events_lost", plan->cut ? lost : uint64_t{0})
+      .Add("messages", std::move(messages));
+  Print(out, json);
   if (nothing) return kOk;
   if (!yes) return kProblems;
   return applied.ok() ? kOk : kProblems;

@@ -1,57 +1,32 @@
 // `segments`: every segment file, its positions, records, bytes, state and index.
-#include "tools/inspect/inspect.h"
+#include "tools/inspect/report.h"
 
 namespace orderlog::inspect {
 
 int Segments(const std::string& dir, bool json) {
   const auto report = SummaryCheck(dir);
   if (!report) return kUnusable;
-  if (json) {
-    Out(Json([&](JsonWriter& w) {
-      w.StartArray();
-      for (const auto& s : report->segments) {
-        w.StartObject();
-        Key(w, "file");
-        Str(w, s.path);
-        Key(w, "base");
-        w.Uint64(s.base.value);
-        Key(w, "last");
-        w.Uint64(s.last.value);
-        Key(w, "records");
-        w.Uint64(s.records);
-        Key(w, "bytes");
-        w.Uint64(s.bytes);
-        Key(w, "state");
-        Str(w, s.sealed ? "sealed" : "active");
-        Key(w, "first_timestamp");
-        s.records ? Str(w, FormatTimestamp(s.first_timestamp_ms)) : (void)w.Null();
-        Key(w, "last_timestamp");
-        s.records ? Str(w, FormatTimestamp(s.last_timestamp_ms)) : (void)w.Null();
-        Key(w, "index");
-        Str(w, s.sealed ? IndexFileStateName(s.index) : "none");
-        if (!s.index_problem.empty()) {
-          Key(w, "index_problem");
-          Str(w, s.index_problem);
-        }
-        w.EndObject();
-      }
-      w.EndArray();
-    }));
-  } else {
-    char line[512];
-    std::snprintf(line, sizeof(line), "%-26s %12s %12s %10s %12s %-7s %-24s %-24s %s", "file",
-                  "base", "last", "records", "bytes", "state", "first", "last written", "index");
-    Out(line);
-    for (const auto& s : report->segments) {
-      const std::string name = s.path.substr(s.path.rfind('/') + 1);
-      std::snprintf(line, sizeof(line),
-                    "%-26s %12" PRIu64 " %12" PRIu64 " %10" PRIu64 " %12" PRIu64
-                    " %-7s %-24s %-24s %s",
-                    name.c_str(), s.base.value, s.last.value, s.records, s.bytes,
-                    s.sealed ? "sealed" : "active", Ts(s.first_timestamp_ms).c_str(),
-                    Ts(s.last_timestamp_ms).c_str(), s.sealed ? IndexFileStateName(s.index) : "-");
-      Out(line);
-    }
+  Report list = Report::List();
+  for (const auto& s : report->segments) {
+    auto when = [&](int64_t ms) {
+      return s.records ? Report(FormatTimestamp(ms)) : Report::Null();
+    };
+    Report seg = Report::Object();
+    seg.Add("file", FileReport(s.path))
+        .Add("base", s.base.value)
+        .Add("last", s.last.value)
+        .Add("records", s.records)
+        .Add("bytes", BytesReport(s.bytes))
+        .Add("state", s.sealed ? "sealed" : "active")
+        .Add("first_timestamp", when(s.first_timestamp_ms))
+        .Add("last_timestamp", when(s.last_timestamp_ms))
+        .Add("index", s.sealed ? IndexFileStateName(s.index) : "none");
+    if (!s.index_problem.empty()) seg.Add("index_problem", s.index_problem);
+    list.Push(std::move(seg));
+  }
+  Print(list, json);
+  // The table's total line: text only, the JSON array is the segments alone.
+  if (!json) {
     Out(std::to_string(report->segments.size()) + " segments, " + std::to_string(report->records) +
         " records, " + HumanBytes(report->bytes));
   }

@@ -1,5 +1,5 @@
 // `snapshots`: snapshot files, and the snapshot checks verify shares.
-#include "tools/inspect/inspect.h"
+#include "tools/inspect/report.h"
 
 namespace orderlog::inspect {
 
@@ -7,9 +7,9 @@ namespace orderlog::inspect {
 void MarkAheadOfLog(std::vector<SnapshotCheck>* snaps, Position log_last) {
   for (auto& s : *snaps) {
     if (s.status.ok() && s.info.position > log_last) {
-      s.status = Status::Corruption(s.info.path + " offset 16: covers position " +
-                                    std::to_string(s.info.position.value) +
-                                    " but the log ends at " + std::to_string(log_last.value));
+      s.status = CorruptionAt(s.info.path, snapshot_header::kPosition,
+                              "covers position " + std::to_string(s.info.position.value) +
+                                  " but the log ends at " + std::to_string(log_last.value));
     }
   }
 }
@@ -25,25 +25,14 @@ std::vector<SnapshotCheck> CheckSnapshots(const std::string& dir, Position log_l
   return out;
 }
 
-void SnapshotJson(JsonWriter& w, const SnapshotCheck& s, bool detailed) {
-  w.StartObject();
-  Key(w, "file");
-  Str(w, s.info.path);
-  Key(w, "position");
-  w.Uint64(s.info.position.value);
-  if (detailed) {
-    Key(w, "revision");
-    w.Uint(s.info.revision);
-    Key(w, "bytes");
-    w.Uint64(s.info.bytes);
-  }
-  Key(w, "valid");
-  w.Bool(s.status.ok());
-  if (!s.status.ok()) {
-    Key(w, "problem");
-    Str(w, s.status.message());
-  }
-  w.EndObject();
+Report SnapshotReport(const SnapshotCheck& s, bool detailed) {
+  Report r = Report::Object();
+  r.Add("file", FileReport(s.info.path)).Add("position", s.info.position.value);
+  if (detailed)
+    r.Add("revision", uint64_t{s.info.revision}).Add("bytes", BytesReport(s.info.bytes));
+  r.Add("valid", Report(s.status.ok()).Text(s.status.ok() ? "valid" : "INVALID"));
+  if (!s.status.ok()) r.Add("problem", s.status.message());
+  return r;
 }
 
 int Snapshots(const std::string& dir, bool json) {
@@ -51,22 +40,16 @@ int Snapshots(const std::string& dir, bool json) {
   if (!report) return kUnusable;
   const auto snaps = CheckSnapshots(dir, report->highest_seen);
   bool all_valid = true;
-  if (json) {
-    Out(Json([&](JsonWriter& w) {
-      w.StartArray();
-      for (const auto& s : snaps) SnapshotJson(w, s, true);
-      w.EndArray();
-    }));
-  }
+  Report list = Report::List();
   for (const auto& s : snaps) {
     all_valid &= s.status.ok();
-    if (json) continue;
-    Out(s.info.path.substr(s.info.path.rfind('/') + 1) + "  position " +
-        std::to_string(s.info.position.value) + "  revision " + std::to_string(s.info.revision) +
-        "  " + HumanBytes(s.info.bytes) + "  " +
-        (s.status.ok() ? std::string("valid") : "INVALID: " + s.status.message()));
+    list.Push(SnapshotReport(s, true));
   }
-  if (!json && snaps.empty()) Out("no snapshots");
+  if (!json && snaps.empty()) {
+    Out("no snapshots");
+  } else {
+    Print(list, json);
+  }
   return all_valid ? kOk : kProblems;
 }
 

@@ -1,5 +1,5 @@
 // `stats`: events, orders, types, statuses, sizes, memory.
-#include "tools/inspect/inspect.h"
+#include "tools/inspect/report.h"
 
 #include <map>
 
@@ -40,84 +40,38 @@ int Stats(const std::string& dir, bool json) {
   }
   const auto snaps = ListSnapshots(Env::Default(), dir);
   const uint64_t events = ls.committed.value;
-  const uint64_t model_bytes = (*svc)->model().MemoryUsage();
-  if (json) {
-    Out(Json([&](JsonWriter& w) {
-      w.StartObject();
-      Key(w, "events");
-      w.Uint64(events);
-      Key(w, "orders");
-      w.Uint64((*svc)->order_count());
-      Key(w, "events_by_type");
-      w.StartObject();
-      for (const auto& [type, n] : by_type) {
-        Key(w, EventTypeName(type));
-        w.Uint64(n.first);
-      }
-      w.EndObject();
-      Key(w, "orders_by_status");
-      w.StartObject();
-      for (int s = 0; s < kStatusCount; ++s) {
-        Key(w, StatusName(static_cast<OrderStatus>(s)));
-        w.Uint64(by_status[s]);
-      }
-      w.EndObject();
-      Key(w, "segments");
-      w.StartArray();
-      for (const auto& seg : segments) {
-        w.StartObject();
-        Key(w, "file");
-        Str(w, seg.path);
-        Key(w, "records");
-        w.Uint64(seg.records);
-        Key(w, "bytes");
-        w.Uint64(seg.bytes);
-        w.EndObject();
-      }
-      w.EndArray();
-      Key(w, "average_record_bytes");
-      w.Double(events ? static_cast<double>(record_bytes) / events : 0);
-      Key(w, "snapshot_positions");
-      w.StartArray();
-      for (const auto& s : snaps) w.Uint64(s.position.value);
-      w.EndArray();
-      Key(w, "index_memory_bytes");
-      w.Uint64(ls.index_memory_bytes);
-      Key(w, "read_model_memory_bytes");
-      w.Uint64(model_bytes);
-      w.EndObject();
-    }));
-    return kOk;
-  }
-  Out("events:      " + std::to_string(events) + " (last position " +
-      std::to_string(ls.committed.value) + ")");
+  Report by_type_report = Report::Object();
   for (const auto& [type, n] : by_type) {
-    char line[128];
-    std::snprintf(line, sizeof(line), "  %-20s %12" PRIu64 "  %s", EventTypeName(type), n.first,
-                  HumanBytes(n.second).c_str());
-    Out(line);
+    by_type_report.Add(EventTypeName(type),
+                       Report(n.first).Text(std::to_string(n.first) + "  " + HumanBytes(n.second)));
   }
-  Out("orders:      " + std::to_string((*svc)->order_count()));
+  Report by_status_report = Report::Object();
   for (int s = 0; s < kStatusCount; ++s) {
-    char line[128];
-    std::snprintf(line, sizeof(line), "  %-20s %12zu", StatusName(static_cast<OrderStatus>(s)),
-                  by_status[s]);
-    Out(line);
+    by_status_report.Add(StatusName(static_cast<OrderStatus>(s)), uint64_t{by_status[s]});
   }
-  char avg[64];
-  std::snprintf(avg, sizeof(avg), "%.1f", events ? static_cast<double>(record_bytes) / events : 0);
-  Out("records:     average " + std::string(avg) + " bytes");
-  Out("segments:    " + std::to_string(segments.size()));
+  Report segment_list = Report::List();
   for (const auto& seg : segments) {
-    Out("  " + seg.path.substr(seg.path.rfind('/') + 1) + "  " + std::to_string(seg.records) +
-        " records  " + HumanBytes(seg.bytes) + (seg.sealed ? "  sealed" : "  active"));
+    Report row = Report::Object();
+    row.Add("file", FileReport(seg.path))
+        .Add("records", seg.records)
+        .Add("bytes", BytesReport(seg.bytes))
+        .Add("state", seg.sealed ? "sealed" : "active");
+    segment_list.Push(std::move(row));
   }
-  std::string positions;
-  for (const auto& s : snaps)
-    positions += (positions.empty() ? "" : ", ") + std::to_string(s.position.value);
-  Out("snapshots:   " + (snaps.empty() ? std::string("none") : "at positions " + positions));
-  Out("memory:      index " + HumanBytes(ls.index_memory_bytes) + " (" +
-      std::to_string(ls.streams) + " streams), read model " + HumanBytes(model_bytes));
+  Report snapshot_positions = Report::List();
+  for (const auto& snap : snaps) snapshot_positions.Push(snap.position.value);
+  Report out = Report::Object();
+  out.Add("events", events)
+      .Add("orders", (*svc)->order_count())
+      .Add("events_by_type", std::move(by_type_report))
+      .Add("orders_by_status", std::move(by_status_report))
+      .Add("segments", std::move(segment_list))
+      .Add("average_record_bytes", events ? static_cast<double>(record_bytes) / events : 0.0)
+      .Add("snapshot_positions", std::move(snapshot_positions))
+      .Add("streams", ls.streams)
+      .Add("index_memory_bytes", BytesReport(ls.index_memory_bytes))
+      .Add("read_model_memory_bytes", BytesReport((*svc)->model().MemoryUsage()));
+  Print(out, json);
   return kOk;
 }
 

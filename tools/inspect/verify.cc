@@ -1,5 +1,5 @@
 // `verify`: every record, segment, index file and snapshot.
-#include "tools/inspect/inspect.h"
+#include "tools/inspect/report.h"
 
 #include <chrono>
 #include <future>
@@ -37,59 +37,23 @@ int Verify(const std::string& dir, bool json) {
   size_t bad_snaps = 0;
   for (const auto& s : snaps) bad_snaps += !s.status.ok();
   const bool clean = report->problems.empty() && bad_snaps == 0;
-  if (json) {
-    Out(Json([&](JsonWriter& w) {
-      w.StartObject();
-      Key(w, "clean");
-      w.Bool(clean);
-      Key(w, "records");
-      w.Uint64(report->records);
-      Key(w, "segments");
-      w.Uint64(report->segments.size());
-      Key(w, "bytes");
-      w.Uint64(report->bytes);
-      Key(w, "streams");
-      w.Uint64(report->streams);
-      Key(w, "last_clean_position");
-      w.Uint64(report->last.value);
-      Key(w, "seconds");
-      w.Double(seconds);
-      Key(w, "problems");
-      w.StartArray();
-      for (const auto& p : report->problems) {
-        w.StartObject();
-        Key(w, "file");
-        Str(w, p.file);
-        Key(w, "offset");
-        w.Uint64(p.offset);
-        Key(w, "problem");
-        Str(w, p.what);
-        w.EndObject();
-      }
-      w.EndArray();
-      Key(w, "snapshots");
-      w.StartArray();
-      for (const auto& s : snaps) SnapshotJson(w, s, false);
-      w.EndArray();
-      w.EndObject();
-    }));
-  } else {
-    for (const auto& p : report->problems) Out(p.ToString());
-    for (const auto& s : snaps) {
-      if (!s.status.ok()) Out(s.status.message());
-    }
-    char line[256];
-    std::snprintf(line, sizeof(line),
-                  "verify: %" PRIu64 " records in %zu segments (%s), %" PRIu64
-                  " streams, %zu snapshots: %s (log checked in %.2f s, %.1f M records/s)",
-                  report->records, report->segments.size(), HumanBytes(report->bytes).c_str(),
-                  report->streams, snaps.size(),
-                  clean
-                      ? "clean"
-                      : (std::to_string(report->problems.size() + bad_snaps) + " problems").c_str(),
-                  seconds, static_cast<double>(report->records) / seconds / 1e6);
-    Out(line);
-  }
+  Report problems = Report::List();
+  for (const auto& p : report->problems) problems.Push(ProblemReport(p));
+  Report snapshots = Report::List();
+  for (const auto& snap : snaps) snapshots.Push(SnapshotReport(snap, false));
+  Report out = Report::Object();
+  const std::string verdict =
+      clean ? "yes" : "no, " + std::to_string(report->problems.size() + bad_snaps) + " problems";
+  out.Add("clean", Report(clean).Text(verdict))
+      .Add("records", report->records)
+      .Add("segments", uint64_t{report->segments.size()})
+      .Add("bytes", BytesReport(report->bytes))
+      .Add("streams", report->streams)
+      .Add("last_clean_position", report->last.value)
+      .Add("seconds", seconds)
+      .Add("problems", std::move(problems))
+      .Add("snapshots", std::move(snapshots));
+  Print(out, json);
   return clean ? kOk : kProblems;
 }
 
