@@ -325,7 +325,7 @@ BENCHMARK(BM_WakeHandoff)
 
 // The two ratio targets, measured interleaved: the engine and its reference take turns inside
 // every iteration, so both see the same disk latency and the same state of the page cache (run
-// apart, seconds apart, this VM moves either by 10-40%: the raw loop alone measured 9.7 to 20 M/s).
+// apart, seconds apart, a shared VM moves either by far more than the difference measured).
 
 // Turns of `turn(payload, &n)` (kBatch appends to what is measured, acknowledged) and of the
 // raw framed write() loop writing as many records to a file of its own, timed apart, so that both

@@ -103,10 +103,10 @@ def fmt(v, unit="", digits=1):
 
 
 def fmt_bucket(us):
-    """An fdatasync percentile read off the engine's histogram: the bound of its bucket."""
+    """An fdatasync percentile read off the engine's histogram (interpolated inside its bucket)."""
     if us is None:
         return "–"
-    return "> 1 s" if math.isinf(us) else f"≤ {us:.0f} µs"
+    return f"~{us:.0f} µs"
 
 
 def engine_blocking(mode, threads, payload=100, prealloc=1):
@@ -201,8 +201,8 @@ def main():
     if fsync_us:
         L.append("")
         L.append(f"One fdatasync here is {fsync_us:.0f} µs (BM_Fdatasync, alone); the last two columns are "
-                 "the engine's own fdatasync calls during that run (the p99 as the bound of its bucket in "
-                 "`LogStats::fsync_buckets`).")
+                 "the engine's own fdatasync calls during that run (the p99 interpolated inside its bucket of "
+                 "`LogStats::fsync`).")
     wakes = [(t, r.counter(rf"^BM_WakeHandoff/threads:{t}/", "handoff_us")) for t in (1, 8, 64)]
     if any(v is not None for _, v in wakes):
         L.append("")

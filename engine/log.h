@@ -61,7 +61,7 @@ struct LogOptions {
   // Segments become zero-filled files of segment_size bytes, prepared by a background thread
   // before they are needed, so that appending overwrites blocks the file already has and an
   // fdatasync writes only data: no size change or block allocation to commit to the filesystem
-  // journal (a small fdatasync here: 140 us appending, 97 us into a zero-filled file). Applies to
+  // journal (bench/PERFORMANCE.md has what that saves). Applies to
   // kSync and kInterval; the first segment of a new log is an ordinary file, rolled over early
   // once the first spare is ready. Costs segment_size bytes of zeros written per segment.
   bool preallocate = false;

@@ -1,4 +1,4 @@
-// Private structures of Log, shared by log.cc (writer and reads) and log_open.cc (recovery).
+// Private structures of Log, shared by its files (log_*.cc), one per thread that runs the code.
 #pragma once
 
 #include <xxhash.h>
