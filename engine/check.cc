@@ -371,9 +371,7 @@ class SegmentChecker {
     uint64_t count = 0;
     auto on_record = [&](const RecordView& rec, uint64_t offset) {
       if (rec.position != expect) {
-        Problem(path, offset,
-                "expected position " + std::to_string(expect.value) + ", found " +
-                    std::to_string(rec.position.value),
+        Problem(path, offset, OutOfSequence(expect, rec.position),
                 std::min(rec.position.value, expect.value));
       }
       if (count == 0) sc.first_timestamp_ms = rec.timestamp_ms;
@@ -647,9 +645,8 @@ class SegmentChecker {
       } else {
         if (it.version != r.last_version + 1) {
           Problem(path, it.offset,
-                  "stream " + StreamIdAt(*file_, it.offset, it.offset + f::kMaxRecordSize) +
-                      " version " + std::to_string(it.version) + " does not follow " +
-                      std::to_string(r.last_version),
+                  VersionGap(StreamIdAt(*file_, it.offset, it.offset + f::kMaxRecordSize),
+                             it.version, r.last_version),
                   it.position.value);
         }
         if (linked && !res_->idx_reported && prev != r.last_position) {
@@ -826,9 +823,8 @@ class Checker {
       const StreamVersions::Value before = streams_.Get(run.key, &slot);
       if (run.first_version != before.version + 1) {
         problems.push_back({path, run.first_offset,
-                            "stream " + StreamIdAt(*files_[k], run.first_offset, r.sc.bytes) +
-                                " version " + std::to_string(run.first_version) +
-                                " does not follow " + std::to_string(before.version),
+                            VersionGap(StreamIdAt(*files_[k], run.first_offset, r.sc.bytes),
+                                       run.first_version, before.version),
                             run.first_position});
       }
       if (run.first_prev != kNoPrev && !r.idx_reported && run.first_prev != before.last) {

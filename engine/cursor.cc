@@ -122,9 +122,7 @@ LogCursor::Next LogCursor::Read(RecordView* rec) {
       next_off_ = reader_->next_offset();
       tail_bad_ = 0;
       if (rec->position != base_) {
-        problem_ = CorruptionAt(path_, reader_->offset(),
-                                "expected position " + std::to_string(base_.value) + ", found " +
-                                    std::to_string(rec->position.value));
+        problem_ = CorruptionAt(path_, reader_->offset(), OutOfSequence(base_, rec->position));
         return Next::kProblem;
       }
       base_ = base_.next();  // from here on: the position expected next

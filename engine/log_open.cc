@@ -299,17 +299,14 @@ Status Log::RebuildIndex(Segment* seg, uint64_t end, std::vector<SegmentStreamEn
     }
     if (rec.position != next) {
       seg->end = reader.offset();
-      return CorruptionAt(seg->path, reader.offset(),
-                          "expected position " + std::to_string(next.value) + ", found " +
-                              std::to_string(rec.position.value));
+      return CorruptionAt(seg->path, reader.offset(), OutOfSequence(next, rec.position));
     }
     std::string_view key;
     StreamState* st = streams_.FindOrInsert(rec.stream, &key);
     if (rec.version != st->version.next()) {
       seg->end = reader.offset();
       return CorruptionAt(seg->path, reader.offset(),
-                          "stream version " + std::to_string(rec.version.value) +
-                              " does not follow " + std::to_string(st->version.value));
+                          VersionGap(rec.stream, rec.version.value, st->version.value));
     }
     seg->offsets.push_back(static_cast<uint32_t>(reader.offset()));
     seg->prevs.push_back(st->last.value);
@@ -359,15 +356,12 @@ Status Log::LoadActive(std::unique_ptr<Segment> seg, uint64_t size) {
       break;  // a torn tail: cut below
     }
     if (rec.position != next) {
-      return CorruptionAt(seg->path, reader.offset(),
-                          "expected position " + std::to_string(next.value) + ", found " +
-                              std::to_string(rec.position.value));
+      return CorruptionAt(seg->path, reader.offset(), OutOfSequence(next, rec.position));
     }
     StreamState* st = streams_.FindOrInsert(rec.stream);
     if (rec.version != st->version.next()) {
       return CorruptionAt(seg->path, reader.offset(),
-                          "stream version " + std::to_string(rec.version.value) +
-                              " does not follow " + std::to_string(st->version.value));
+                          VersionGap(rec.stream, rec.version.value, st->version.value));
     }
     IndexRecord(*seg, st, rec.position, rec.version, reader.offset());
     next = next.next();

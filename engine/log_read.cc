@@ -161,9 +161,7 @@ Status Log::Scan(Position after, const std::function<bool(const RecordView&)>& f
                             reader.why() != nullptr ? reader.why() : "bad record");
       }
       if (rec.position != next) {
-        return CorruptionAt(file->path(), reader.offset(),
-                            "expected position " + std::to_string(next.value) + ", found " +
-                                std::to_string(rec.position.value));
+        return CorruptionAt(file->path(), reader.offset(), OutOfSequence(next, rec.position));
       }
       if (!fn(rec)) return Status::Ok();
       next = next.next();

@@ -174,6 +174,16 @@ std::optional<SegmentFooter> DecodeSegmentFooter(std::string_view bytes) {
   return footer;
 }
 
+std::string OutOfSequence(Position expected, Position found) {
+  return "expected position " + std::to_string(expected.value) + ", found " +
+         std::to_string(found.value);
+}
+
+std::string VersionGap(std::string_view stream, uint64_t version, uint64_t previous) {
+  return "stream " + std::string(stream) + " version " + std::to_string(version) +
+         " does not follow " + std::to_string(previous);
+}
+
 uint64_t SegmentFrame::records_end() const {
   return footer ? size - f::kFooterSize : size;
 }

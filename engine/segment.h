@@ -50,6 +50,12 @@ std::string EncodeSegmentFooter(const SegmentFooter& footer);
 // nullopt unless bytes is a footer with the right magic and checksum.
 std::optional<SegmentFooter> DecodeSegmentFooter(std::string_view bytes);
 
+// The reasons every reader of records in order gives for the same two faults (CorruptionAt or a
+// check's problem carries them with the file and offset).
+std::string OutOfSequence(Position expected, Position found);  // "expected position e, found f"
+// "stream <id> version v does not follow p"
+std::string VersionGap(std::string_view stream, uint64_t version, uint64_t previous);
+
 // The frame of a segment file, its header and footer, validated by the one set of rules that
 // opening a log and CheckLog both apply. The records in between are the caller's to read.
 struct SegmentFrame {

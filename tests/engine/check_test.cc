@@ -257,10 +257,31 @@ TEST(CheckTest, AWholeSegmentChecksumMismatchIsReportedAtTheFooter) {
   log.Segment({{"a", 2}}, /*sealed=*/false);
   const CheckReport r = Check(dir.path());
   const uint64_t footer = FileSize(log.Seg(1)) - f::kFooterSize;
-  const LogProblem* p = ProblemAt(r, log.Seg(1), footer + 24);
+  const LogProblem* p = ProblemAt(r, log.Seg(1), footer + f::footer::kSegmentChecksum);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->what, "whole-segment checksum mismatch");
   EXPECT_EQ(r.problems.size(), 1u) << Describe(r);
+}
+
+// The footer rule is ReadSegmentFrame's: opening the log refuses what CheckLog reports, at the
+// same file and offset.
+TEST(CheckTest, AFooterWhoseCountAndLastPositionDisagreeIsReportedAsOpenRefusesIt) {
+  TempDir dir;
+  HandLog log(dir.path());
+  log.Segment({{"a", 1}, {"b", 1}}, true, 0,
+              [](HandLog::Parts* p) { p->footer.last_position = Position(3); });
+  log.Segment({{"a", 2}}, /*sealed=*/false);
+  const CheckReport r = Check(dir.path());
+  const uint64_t at = FileSize(log.Seg(1)) - f::kFooterSize + f::footer::kRecordCount;
+  const LogProblem* p = ProblemAt(r, log.Seg(1), at);
+  ASSERT_NE(p, nullptr) << Describe(r);
+  EXPECT_EQ(p->what, "footer count and last position disagree");
+
+  auto opened = Log::Open(dir.path(), LogOptions{});
+  ASSERT_FALSE(opened.ok());
+  ASSERT_NE(opened.status().damage(), nullptr) << opened.status().ToString();
+  EXPECT_EQ(opened.status().damage()->file, log.Seg(1));
+  EXPECT_EQ(opened.status().damage()->offset, at);
 }
 
 TEST(CheckTest, AGapBetweenSegmentsIsReportedAndTheCleanPrefixEndsBeforeIt) {
