@@ -46,6 +46,9 @@
 
 namespace orderlog {
 
+// committed_ and durable_ are read on every append and read: a lock inside the atomic would not do.
+static_assert(std::atomic<Position>::is_always_lock_free);
+
 enum class Durability : unsigned char {
   kSync,      // acknowledged once fdatasync()ed (group commit); survives power loss
   kInterval,  // acknowledged once written; fdatasync() every sync_interval
