@@ -278,8 +278,8 @@ class Log {
   // readers hold it shared. The fields of a Segment follow the same rule (the writer also reads
   // its own active segment through active_ without the lock).
   mutable SharedMutex index_mu_;
-  std::vector<std::unique_ptr<Segment>> segments_
-      ORDERLOG_GUARDED_BY(index_mu_);  // by base position
+  // By base position.
+  std::vector<std::unique_ptr<Segment>> segments_ ORDERLOG_GUARDED_BY(index_mu_);
   StreamTable streams_ ORDERLOG_GUARDED_BY(index_mu_);
 
   // Invariant (checked in debug builds): durable <= written <= assigned, committed <= written.
@@ -291,8 +291,8 @@ class Log {
   Position assigned_ ORDERLOG_GUARDED_BY(writer_thread_);  // last position handed out
   int64_t last_timestamp_ms_ ORDERLOG_GUARDED_BY(writer_thread_) = 0;
   std::unique_ptr<ActiveState> active_ ORDERLOG_GUARDED_BY(writer_thread_);
-  std::deque<InFlight> inflight_
-      ORDERLOG_GUARDED_BY(writer_thread_);  // written, awaiting their sync
+  // Written batches, awaiting their sync.
+  std::deque<InFlight> inflight_ ORDERLOG_GUARDED_BY(writer_thread_);
   std::vector<std::shared_ptr<BlockingWaiter>> to_wake_ ORDERLOG_GUARDED_BY(writer_thread_);
   bool spare_asked_ ORDERLOG_GUARDED_BY(writer_thread_) = false;  // while this segment was active
 
@@ -307,8 +307,8 @@ class Log {
   std::string queue_bytes_ ORDERLOG_GUARDED_BY(queue_mu_);  // the queued appends' ids and payloads
   bool stopping_ ORDERLOG_GUARDED_BY(queue_mu_) = false;
   bool closed_ ORDERLOG_GUARDED_BY(queue_mu_) = false;
-  bool sync_progress_ ORDERLOG_GUARDED_BY(queue_mu_) =
-      false;  // the syncer moved durable_ (or failed)
+  // The syncer moved durable_ (or failed): the writer has completions to run.
+  bool sync_progress_ ORDERLOG_GUARDED_BY(queue_mu_) = false;
 
   // Syncer hand-off: writer -> syncer.
   Mutex sync_mu_;
