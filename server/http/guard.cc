@@ -4,10 +4,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 #include "server/http/json_out.h"
+#include "server/http/request_head.h"
 
 namespace orderlog::http {
 
@@ -32,13 +32,6 @@ template struct Expose<TransportMember, &Pistache::Tcp::Handler::transport_>;
 // Connections whose peers are gone are forgotten at most this long after (Pistache's idle sweep
 // drops peers without telling the handler).
 constexpr auto kPurgeEvery = std::chrono::seconds(5);
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -120,6 +113,10 @@ void GuardedRouterHandler::onInput(const char* buffer, size_t len,
       SendAndClose(peer, *refusal, f);
       f.state = Frame::State::kClosed;
     } else {
+      if (f.send_continue) {  // Expect: 100-continue, and nothing refused the request
+        f.send_continue = false;
+        SendContinue(peer);
+      }
       inner_.get()->*Get(TransportMember{}) = transport();
       static_cast<Pistache::Tcp::Handler*>(inner_.get())->onInput(buffer, len, peer);
     }
@@ -135,8 +132,8 @@ std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::Scan(Frame& f
       case S::kHead: {
         const size_t before = f.head.size();
         f.head.append(p + i, n - i);
-        const size_t end = f.head.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
-        const size_t line_end = f.head.find("\r\n");
+        const size_t end = HeadEnd(f.head, before >= 2 ? before - 2 : 0);
+        const size_t line_end = f.head.find('\n');
         if (line_end == std::string::npos && f.head.size() > limits_.max_request_line) {
           return Refuse(f, 414, "URI Too Long", "Request line too long");
         }
@@ -146,8 +143,8 @@ std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::Scan(Frame& f
           }
           return std::nullopt;  // the head continues in the next read
         }
-        const size_t consumed = end + 4 - before;  // bytes of this read that were head
-        f.head.resize(end + 4);
+        const size_t consumed = end - before;  // bytes of this read that were head
+        f.head.resize(end);
         if (auto r = OnHead(f)) return r;
         f.head.clear();
         i += consumed;
@@ -216,76 +213,31 @@ std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::Scan(Frame& f
 }
 
 std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::OnHead(Frame& f) {
-  const std::string_view head(f.head);
-  const size_t line_end = head.find("\r\n");
-  const std::string_view request_line = head.substr(0, line_end);
-  if (request_line.size() > limits_.max_request_line) {
-    return Refuse(f, 414, "URI Too Long", "Request line too long");
-  }
-  if (head.size() - line_end > limits_.max_header_section) {
-    return Refuse(f, 431, "Request Header Fields Too Large", "Request headers too large");
-  }
-  // "METHOD SP /target SP HTTP/1.x": Pistache leaves other request lines unanswered until its
-  // header timeout, or answers them in plain text.
-  const size_t sp1 = request_line.find(' ');
-  const size_t sp2 = request_line.rfind(' ');
-  f.method.clear();
-  f.path.clear();
-  f.authorization.clear();
-  if (sp1 == std::string_view::npos || sp2 <= sp1 + 1 || request_line[sp1 + 1] != '/' ||
-      (request_line.substr(sp2 + 1) != "HTTP/1.1" && request_line.substr(sp2 + 1) != "HTTP/1.0")) {
-    return Refuse(f, 400, "Bad Request", "Malformed request line");
-  }
-  f.method = std::string(request_line.substr(0, sp1));
-  const std::string_view target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-  f.path = std::string(target.substr(0, target.find('?')));
-  static constexpr std::string_view kMethods[] = {"OPTIONS", "GET",    "POST",  "HEAD",   "PUT",
-                                                  "PATCH",   "DELETE", "TRACE", "CONNECT"};
-  if (std::find(std::begin(kMethods), std::end(kMethods), f.method) == std::end(kMethods)) {
-    return Refuse(f, 405, "Method Not Allowed", "Method Not Allowed");
-  }
-  std::optional<uint64_t> content_length;
-  bool chunked = false;
-  size_t pos = line_end + 2;
-  while (pos < head.size()) {
-    const size_t eol = head.find("\r\n", pos);
-    const std::string_view line = head.substr(pos, eol - pos);
-    pos = eol + 2;
-    if (line.empty()) break;
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;  // Pistache decides about malformed lines
-    const std::string_view name = line.substr(0, colon);
-    const std::string_view value = Trim(line.substr(colon + 1));
-    if (IEquals(name, "Content-Length")) {
-      uint64_t v = 0;
-      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-      if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() ||
-          (content_length && *content_length != v)) {
-        return Refuse(f, 400, "Bad Request", "Invalid Content-Length");
-      }
-      content_length = v;
-    } else if (IEquals(name, "Transfer-Encoding")) {
-      if (!IEquals(value, "chunked")) {
-        return Refuse(f, 400, "Bad Request", "Unsupported Transfer-Encoding");
-      }
-      chunked = true;
-    } else if (IEquals(name, "Authorization") && f.authorization.empty()) {
-      f.authorization = std::string(value);
-    }
-  }
-  if (chunked && content_length) {
-    return Refuse(f, 400, "Bad Request", "Both Content-Length and Transfer-Encoding");
-  }
-  if (content_length && *content_length > limits_.max_body) {
+  RequestHead head;
+  const auto error = ParseRequestHead(
+      f.head, HeadLimits{limits_.max_request_line, limits_.max_header_section}, &head);
+  f.method = std::move(head.method);
+  f.path = std::move(head.path);
+  f.authorization = std::move(head.authorization);
+  if (error) return Refuse(f, error->code, error->reason, error->detail);
+  if (head.content_length && *head.content_length > limits_.max_body) {
     return Refuse(f, 413, "Payload Too Large",
                   "Request body larger than " + std::to_string(limits_.max_body) + " bytes");
   }
-  if (chunked) {
+  const bool body = head.chunked || (head.content_length && *head.content_length > 0);
+  // The route, token and size checks above come first: a refused request's body is never asked
+  // for (RFC 9110 §10.1.1).
+  if (head.expect_continue && body) {
+    const Refusal early = Refuse(f, 0, "", "");
+    if (early.code != 0) return early;
+    f.send_continue = true;
+  }
+  if (head.chunked) {
     f.state = Frame::State::kChunkSize;
     f.chunked_total = 0;
-  } else if (content_length && *content_length > 0) {
+  } else if (head.content_length && *head.content_length > 0) {
     f.state = Frame::State::kBody;
-    f.body_left = *content_length;
+    f.body_left = *head.content_length;
   } else {
     f.state = Frame::State::kHead;
   }
@@ -305,6 +257,16 @@ GuardedRouterHandler::Refusal GuardedRouterHandler::Refuse(const Frame& f, int c
     }
   }
   return {code, std::move(reason), std::move(detail), ""};
+}
+
+void GuardedRouterHandler::SendContinue(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  try {
+    peer->send(Pistache::RawBuffer(std::string(kContinue), kContinue.size()))
+        .then([](ssize_t) {}, [](std::exception_ptr) {});
+  } catch (const std::exception&) {
+    // The client has gone; the request's own answer meets the same fate.
+  }
 }
 
 void GuardedRouterHandler::SendAndClose(const std::shared_ptr<Pistache::Tcp::Peer>& peer,

@@ -4,8 +4,10 @@
 //    JSON 413 without the body being read, and the connection is closed: nothing after it is ever
 //    parsed as another request (Pistache's own 413 keeps the connection open and parses the rest
 //    of the body as new requests: request smuggling);
-//  - an over-long request line (414) or header section (431), a bad or doubled Content-Length, or
-//    Content-Length together with Transfer-Encoding (400) likewise.
+//  - whatever request_head.h refuses (an over-long request line or header section, a malformed
+//    request or field line, bare CR or LF, a missing Host, a bad Content-Length or
+//    Transfer-Encoding, an unknown expectation) likewise;
+//  - Expect: 100-continue gets its 100 once the route, token and size checks have passed.
 // The route/method (404/405) and token (401) checks come first, as the API contract orders them.
 // Everything else is passed through unchanged to the router.
 //
@@ -72,6 +74,7 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
     std::string method;
     std::string path;
     std::string authorization;
+    bool send_continue = false;  // the head asked for 100 Continue
   };
   // Kept by the guard, not as peer data: a peer's last reference can be dropped on Pistache's
   // accept thread, and what it owns would be destroyed there.
@@ -94,6 +97,7 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   Refusal Refuse(const Frame& f, int code, std::string reason, std::string detail);
   void SendAndClose(const std::shared_ptr<Pistache::Tcp::Peer>& peer, const Refusal& r,
                     const Frame& f);
+  void SendContinue(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
 
   std::shared_ptr<Pistache::Rest::Router> router_;
   GuardLimits limits_;

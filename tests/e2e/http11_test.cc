@@ -1,0 +1,97 @@
+// HTTP/1.1 framing rules of ../shared/API.md ("HTTP/1.1 behaviour"), against the real server over
+// real sockets: malformed field lines, bare line endings, Host, Expect. Every refusal is a JSON
+// 4xx, the connection is closed after it, and nothing is appended.
+#include <string>
+#include <vector>
+
+#include "tests/e2e/e2e_util.h"
+
+namespace orderlog::testing {
+namespace {
+
+// A POST /orders/ with a valid body whose head carries `fields` (each with its own line ending).
+std::string PostWith(const std::string& fields) {
+  const std::string body = OrderBody();
+  return "POST /orders/ HTTP/1.1\r\n" + fields +
+         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+TEST_F(E2eTest, MalformedFieldLinesAre400AndCloseAndChangeNothing) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"no colon", PostWith("Host: x\r\nNoColonHere\r\n")},
+      {"empty name", PostWith("Host: x\r\n: value\r\n")},
+      {"space before the colon", PostWith("Host : x\r\n")},
+      {"space inside the name", PostWith("Host: x\r\nX Bad: 1\r\n")},
+      {"non-token name", PostWith("Host: x\r\nX(Bad): 1\r\n")},
+      {"obsolete line folding", PostWith("Host: x\r\nX-A: 1\r\n  continued\r\n")},
+      {"bare CR in a line", PostWith("Host: x\r\nX-A: 1\r2\r\n")},
+      {"bare LF line ending", PostWith("Host: x\nX-A: 1\r\n")},
+      {"control character in a value", PostWith("Host: x\r\nX-A: a\x01z\r\n")},
+      {"NUL in a value", PostWith(std::string("Host: x\r\nX-A: a\0z\r\n", 19))},
+      {"missing Host", PostWith("")},
+      {"two Hosts", PostWith("Host: x\r\nHost: y\r\n")},
+      {"bare LF head", "GET /health HTTP/1.1\nHost: x\n\n"},
+  };
+  for (const auto& [what, bytes] : cases) {
+    HttpClient c(server_->port(), std::chrono::seconds(5));
+    const HttpResponse r = c.Raw(bytes);
+    EXPECT_EQ(r.status, 400) << what << ": " << r.body;
+    EXPECT_TRUE(r.body.find("\"detail\"") != std::string::npos) << what << ": " << r.body;
+    EXPECT_EQ(r.header("connection"), "close") << what;
+    EXPECT_TRUE(c.ServerClosed()) << what;
+  }
+  EXPECT_EQ(Position(), 0u);  // none of them was appended
+}
+
+TEST_F(E2eTest, HostIsNotRequiredOfHttp10AndTheWellFormedStillPass) {
+  HttpClient c(server_->port(), std::chrono::seconds(5));
+  HttpResponse r = c.Raw("GET /health HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(r.status, 200) << r.body;
+  c.Reconnect();
+  // Optional whitespace around values, tabs, obs-text and every token character in a name.
+  r = c.Raw(PostWith("Host:x\r\nX-Tab:\tv\t\r\nX-Obs: caf\xc3\xa9\r\nX!#$%&'*+-.^_`|~1: t\r\n"));
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Position(), 1u);
+}
+
+TEST_F(E2eTest, ExpectContinueGetsA100BeforeTheBodyIsSent) {
+  const std::string body = OrderBody();
+  HttpClient c(server_->port(), std::chrono::seconds(5));
+  ASSERT_TRUE(
+      c.Send("POST /orders/ HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+             "Content-Type: application/json\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n"));
+  HttpResponse r = c.ReadResponse();
+  EXPECT_EQ(r.status, 100);
+  ASSERT_TRUE(c.Send(body));
+  r = c.ReadResponse();
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Position(), 1u);
+}
+
+TEST_F(E2eTest, ExpectContinueOnARefusedRequestGetsTheFinalAnswerAndNo100) {
+  HttpClient c(server_->port(), std::chrono::seconds(5));
+  // Too big: 413 at once, the body never asked for.
+  HttpResponse r = c.Raw(
+      "POST /orders/ HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10000000\r\n"
+      "\r\n");
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_TRUE(c.ServerClosed());
+  // An unknown route: 404 first, as the contract orders the checks.
+  c.Reconnect();
+  r = c.Raw(
+      "POST /nowhere HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_EQ(r.status, 404) << r.body;
+}
+
+TEST_F(E2eTest, AnyOtherExpectationIs417) {
+  HttpClient c(server_->port(), std::chrono::seconds(5));
+  const HttpResponse r = c.Raw(PostWith("Host: x\r\nExpect: something-else\r\n"));
+  EXPECT_EQ(r.status, 417) << r.body;
+  EXPECT_TRUE(c.ServerClosed());
+  EXPECT_EQ(Position(), 0u);
+}
+
+}  // namespace
+}  // namespace orderlog::testing
