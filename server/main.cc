@@ -2,10 +2,13 @@
 #include <pistache/endpoint.h>
 #include <pistache/router.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "server/domain/order_service.h"
@@ -29,7 +32,23 @@ struct Config {
   size_t max_body = 64 * 1024;
   std::string auth_token;
   int drain_seconds = 10;
+  int header_timeout_s = 10;
+  int body_timeout_s = 30;
+  int idle_timeout_s = 60;
+  int max_connections = 10'000;
 };
+
+// Connections, snapshot files and segments all take descriptors: the soft limit (often 1024)
+// goes up to the hard one, which is what the administrator allows.
+void RaiseOpenFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    std::fprintf(stderr, "orderlog-server: could not raise the open-file limit: %s\n",
+                 std::strerror(errno));
+  }
+}
 
 int Run(const Config& cfg) {
   Durability durability{};
@@ -68,6 +87,10 @@ int Run(const Config& cfg) {
   http::GuardLimits limits;
   limits.max_body = cfg.max_body;
   limits.auth_token = cfg.auth_token;
+  limits.header_timeout = std::chrono::seconds(cfg.header_timeout_s);
+  limits.body_timeout = std::chrono::seconds(cfg.body_timeout_s);
+  limits.keepalive_timeout = std::chrono::seconds(cfg.idle_timeout_s);
+  limits.max_connections = static_cast<size_t>(cfg.max_connections);
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
   try {
     Pistache::Address addr(
@@ -180,6 +203,27 @@ int main(int argc, char** argv) {
       ->envname("ORDERLOG_DRAIN_SECONDS")
       ->check(CLI::Range(0, 600))
       ->capture_default_str();
+  app.add_option("--header-timeout", cfg.header_timeout_s,
+                 "Seconds for a request head to arrive (then 408 and close)")
+      ->envname("ORDERLOG_HEADER_TIMEOUT")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--body-timeout", cfg.body_timeout_s,
+                 "Seconds for a request body to arrive (then 408 and close)")
+      ->envname("ORDERLOG_BODY_TIMEOUT")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--idle-timeout", cfg.idle_timeout_s,
+                 "Seconds an idle keep-alive connection is kept open")
+      ->envname("ORDERLOG_IDLE_TIMEOUT")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  app.add_option("--max-connections", cfg.max_connections,
+                 "Open connections at most; further ones are answered 503 and closed")
+      ->envname("ORDERLOG_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  RaiseOpenFileLimit();
   return Run(cfg);
 }

@@ -63,7 +63,11 @@ std::shared_ptr<Pistache::Tcp::Handler> GuardedRouterHandler::clone() const {
 }
 
 void GuardedRouterHandler::Purge(std::chrono::steady_clock::time_point now) {
-  std::erase_if(connections_, [](const auto& entry) { return entry.second.peer.expired(); });
+  const size_t dropped =
+      std::erase_if(connections_, [](const auto& entry) { return entry.second.peer.expired(); });
+  if (metrics_ != nullptr) {
+    for (size_t i = 0; i < dropped; ++i) metrics_->ConnectionClosed();
+  }
   next_purge_ = now + kPurgeEvery;
 }
 
@@ -77,7 +81,14 @@ void GuardedRouterHandler::onConnection(const std::shared_ptr<Pistache::Tcp::Pee
   // The request parser, through the inner handler that uses it (Http::Handler::onConnection is
   // private, but public as the Tcp::Handler override). Bells get one too: the idle sweep reads it.
   static_cast<Pistache::Tcp::Handler*>(inner_.get())->onConnection(peer);
-  if (!ReactorMailbox::IsBell(*peer)) connections_.emplace(peer->getID(), Connection{peer, {}});
+  if (ReactorMailbox::IsBell(*peer)) return;
+  Connection& c = connections_.emplace(peer->getID(), Connection{peer, {}}).first->second;
+  const size_t open = metrics_ != nullptr ? metrics_->ConnectionOpened() : connections_.size();
+  if (open > limits_.max_connections) {  // the open ones keep being served
+    if (metrics_ != nullptr) metrics_->ConnectionRefused();
+    SendAndClose(peer, Refusal{503, "Service Unavailable", "Too many connections", ""}, c.frame);
+    c.frame.state = Frame::State::kClosed;
+  }
 }
 
 void GuardedRouterHandler::onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
@@ -92,7 +103,7 @@ void GuardedRouterHandler::onDisconnection(const std::shared_ptr<Pistache::Tcp::
   // into its peer table. Such a peer is being closed by Pistache itself anyway.
   const auto since = std::chrono::steady_clock::now() - Http::Handler::getParser(peer)->time();
   if (since < std::min(limits_.header_timeout, limits_.body_timeout)) transport()->flush();
-  connections_.erase(peer->getID());
+  if (connections_.erase(peer->getID()) != 0 && metrics_ != nullptr) metrics_->ConnectionClosed();
   RouterHandler::onDisconnection(peer);
 }
 

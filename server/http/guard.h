@@ -36,7 +36,10 @@ struct GuardLimits {
   // idle for that long (bells too). Header and body: it answers 408 and closes the peer.
   std::chrono::milliseconds keepalive_timeout{60'000};
   std::chrono::milliseconds header_timeout{10'000};
-  std::chrono::milliseconds body_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  // Open connections at most (across reactor threads); a connection beyond it is answered 503
+  // and closed at once, and the open ones are served as before.
+  size_t max_connections = 10'000;
 };
 
 class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {

@@ -91,6 +91,11 @@ std::string Metrics::Render(const Gauges& g) const {
                     std::string("route=\"") + RouteLabel(static_cast<RouteId>(r)) + "\"",
                     request_seconds_[static_cast<size_t>(r)].Read());
   }
+  gauge("orderlog_http_open_connections", "Open client connections.",
+        static_cast<double>(open_connections_.load()));
+  counter("orderlog_http_connections_refused_total",
+          "Connections answered 503 and closed because --max-connections were open.",
+          refused_connections_.load(std::memory_order_relaxed));
   gauge("orderlog_log_position", "Last committed log position.",
         static_cast<double>(g.log.committed.value));
   gauge("orderlog_orders", "Orders ever created.", static_cast<double>(g.orders));

@@ -27,6 +27,10 @@ class Metrics {
   void CountRequest(RouteId route, std::string_view method, int code, std::chrono::nanoseconds d);
   void ObserveAppend(std::chrono::nanoseconds d) { append_.Observe(d); }
   void SetReplaySeconds(double s) { replay_seconds_ = s; }
+  // Connections across reactor threads. Opened returns the count with this one.
+  size_t ConnectionOpened() { return open_connections_.fetch_add(1) + 1; }
+  void ConnectionClosed() { open_connections_.fetch_sub(1); }
+  void ConnectionRefused() { refused_connections_.fetch_add(1, std::memory_order_relaxed); }
 
   struct Gauges {
     LogStats log;
@@ -41,6 +45,8 @@ class Metrics {
   std::array<LatencyHistogram, kRouteCount> request_seconds_;
   LatencyHistogram append_;
   std::atomic<double> replay_seconds_{0};
+  std::atomic<size_t> open_connections_{0};
+  std::atomic<uint64_t> refused_connections_{0};
 };
 
 }  // namespace orderlog::http

@@ -1,7 +1,10 @@
 // HTTP/1.1 framing rules of ../shared/API.md ("HTTP/1.1 behaviour"), against the real server over
 // real sockets: malformed field lines, bare line endings, Host, Expect. Every refusal is a JSON
 // 4xx, the connection is closed after it, and nothing is appended.
+#include <chrono>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/e2e/e2e_util.h"
@@ -91,6 +94,36 @@ TEST_F(E2eTest, AnyOtherExpectationIs417) {
   EXPECT_EQ(r.status, 417) << r.body;
   EXPECT_TRUE(c.ServerClosed());
   EXPECT_EQ(Position(), 0u);
+}
+
+TEST_F(E2eTest, ConnectionsBeyondTheCapAre503AndTheOpenOnesAreStillServed) {
+  Restart({"--max-connections", "3"});
+  EXPECT_EQ(client_->Request("GET", "/health").status, 200);  // connection 1
+  auto second = std::make_unique<HttpClient>(server_->port(), std::chrono::seconds(5));
+  HttpClient third(server_->port(), std::chrono::seconds(5));
+  EXPECT_EQ(second->Request("GET", "/health").status, 200);
+  EXPECT_EQ(third.Request("GET", "/health").status, 200);
+
+  HttpClient fourth(server_->port(), std::chrono::seconds(5));
+  HttpResponse r = fourth.Raw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("\"detail\""), std::string::npos);
+  EXPECT_TRUE(fourth.ServerClosed());
+  EXPECT_EQ(third.Request("GET", "/health").status, 200);  // the open ones go on
+
+  const HttpResponse m = client_->Request("GET", "/metrics");
+  EXPECT_NE(m.body.find("orderlog_http_open_connections 3"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("orderlog_http_connections_refused_total 1"), std::string::npos);
+
+  // A closed connection frees its place.
+  second.reset();
+  HttpResponse fifth;
+  for (int i = 0; i < 50 && fifth.status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    HttpClient c(server_->port(), std::chrono::seconds(5));
+    fifth = c.Request("GET", "/health");
+  }
+  EXPECT_EQ(fifth.status, 200);
 }
 
 }  // namespace
