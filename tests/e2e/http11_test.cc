@@ -1,8 +1,12 @@
 // HTTP/1.1 framing rules of ../shared/API.md ("HTTP/1.1 behaviour"), against the real server over
 // real sockets: malformed field lines, bare line endings, Host, Expect. Every refusal is a JSON
 // 4xx, the connection is closed after it, and nothing is appended.
+#include <sys/resource.h>
+
 #include <chrono>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -124,6 +128,60 @@ TEST_F(E2eTest, ConnectionsBeyondTheCapAre503AndTheOpenOnesAreStillServed) {
     fifth = c.Request("GET", "/health");
   }
   EXPECT_EQ(fifth.status, 200);
+}
+
+TEST_F(E2eTest, AHeadThatNeverEndsIs408AndClosedAfterTheHeaderTimeout) {
+  Restart({"--header-timeout", "1"});
+  HttpClient c(server_->port(), std::chrono::seconds(5));
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.Send("GET /health HTTP/1.1\r\nHost: x\r\n"));  // and never the empty line
+  const HttpResponse r = c.ReadResponse();
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.status, 408);
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_TRUE(c.ServerClosed());
+}
+
+// The idle timeout closes a kept-alive connection, and the open-connection gauge counts it out.
+TEST_F(E2eTest, AnIdleConnectionIsClosedAfterTheIdleTimeoutAndNoLongerCounted) {
+  Restart({"--idle-timeout", "1"});
+  client_.reset();  // connected and silent: not idle but waiting for a head, so not counted out
+  HttpClient idle(server_->port(), std::chrono::seconds(5));
+  ASSERT_EQ(idle.Request("GET", "/health").status, 200);
+  EXPECT_TRUE(idle.ServerClosed(std::chrono::milliseconds(5000)));
+  // Only the connection asking is open once the server has forgotten the idle ones (at the
+  // latest at its next purge).
+  std::string body;
+  for (int i = 0; i < 100; ++i) {
+    HttpClient asker(server_->port(), std::chrono::seconds(5));
+    body = asker.Request("GET", "/metrics").body;
+    if (body.find("orderlog_http_open_connections 1\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(body.find("orderlog_http_open_connections 1\n"), std::string::npos) << body;
+}
+
+// A low soft open-file limit (the usual 1024, here 256) is raised to the hard one at start.
+TEST_F(E2eTest, TheSoftOpenFileLimitIsRaisedToTheHardOne) {
+  rlimit mine{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &mine), 0);
+  if (mine.rlim_max <= 256) GTEST_SKIP() << "hard open-file limit too low to lower the soft one";
+  rlimit low = mine;
+  low.rlim_cur = 256;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  Restart();  // the server inherits the low soft limit
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &mine), 0);
+  std::ifstream limits("/proc/" + std::to_string(server_->pid()) + "/limits");
+  std::string line;
+  while (std::getline(limits, line) && line.rfind("Max open files", 0) != 0) {
+  }
+  std::istringstream fields(line.substr(std::string("Max open files").size()));
+  std::string soft, hard;
+  fields >> soft >> hard;
+  const std::string want =
+      mine.rlim_max == RLIM_INFINITY ? "unlimited" : std::to_string(mine.rlim_max);
+  EXPECT_EQ(soft, want) << line;
+  EXPECT_EQ(hard, want) << line;
 }
 
 }  // namespace
