@@ -267,51 +267,53 @@ TEST(FaultTest, PowerLossWithPreallocatedSegmentsCutsWritesThatLandedOutOfOrder)
   EXPECT_GT(runs_in_a_spare, 8);
 }
 
-// Writes until the first roll-over, holds the old segment's seal until the writer has put records
-// into the new (".pending") segment, then lets the seal run into a crash at its rename (its sync
-// ran). `accepted`: the appends the log acknowledged.
-void CrashInsideTheFirstSeal(const std::string& dir, const LogOptions& opts, FaultEnv* env,
-                             uint64_t* accepted) {
-  env->CrashAtNth(FaultOp::kRename, 1);
-  auto log = OpenOrDie(dir, opts);
-  auto append = [&](int i) {
-    if (!log->Append(Req("s" + std::to_string(i % 3), PayloadFor(i))).ok()) return false;
-    ++*accepted;
-    return true;
-  };
-  env->HoldSyncs(SegmentFileName(Position(1)));
-  int i = 0;
-  while (i < 1000 && !env->WaitUntilHeld(std::chrono::milliseconds(0))) ASSERT_TRUE(append(i++));
-  ASSERT_TRUE(env->WaitUntilHeld(std::chrono::seconds(10)));
-  for (int j = 0; j < 10; ++j) ASSERT_TRUE(append(i++));
-  env->ReleaseSyncs();
-  while (i < 1000 && append(i)) ++i;
-  log.reset();
-  ASSERT_TRUE(env->crashed());
-}
+// A log that crashed inside its first seal: written until the first roll-over, the old segment's
+// seal held until the writer has put records into the new (".pending") segment, then the seal let
+// run into a crash at its rename (its sync ran). Each test decides what the crash took.
+class RollOverCrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_.CrashAtNth(FaultOp::kRename, 1);
+    auto log = OpenOrDie(dir_.path(), opts_);
+    auto append = [&](int i) {
+      if (!log->Append(Req("s" + std::to_string(i % 3), PayloadFor(i))).ok()) return false;
+      ++accepted_;
+      return true;
+    };
+    env_.HoldSyncs(SegmentFileName(Position(1)));
+    int i = 0;
+    while (i < 1000 && !env_.WaitUntilHeld(std::chrono::milliseconds(0))) ASSERT_TRUE(append(i++));
+    ASSERT_TRUE(env_.WaitUntilHeld(std::chrono::seconds(10)));
+    for (int j = 0; j < 10; ++j) ASSERT_TRUE(append(i++));
+    env_.ReleaseSyncs();
+    while (i < 1000 && append(i)) ++i;
+    log.reset();
+    ASSERT_TRUE(env_.crashed());
+    env_.Reset();
+  }
+
+  TempDir dir_;
+  FaultEnv env_;
+  const LogOptions opts_ = RollingBuffered(&env_);
+  uint64_t accepted_ = 0;  // the appends the log acknowledged
+};
 
 // A roll-over does not wait for the disk: the old segment's seal is synced by the syncer, and the
 // new segment keeps its ".pending" name until then. A crash in between must leave a log that
 // opens cleanly at the old segment's end, never one with a newer segment after an unsealed one.
-TEST(FaultTest, ARollOverWhoseSealNeverBecameDurableIsUndoneAtOpen) {
-  TempDir dir;
-  FaultEnv env;
-  const LogOptions opts = RollingBuffered(&env);
-  uint64_t accepted = 0;
-  ASSERT_NO_FATAL_FAILURE(CrashInsideTheFirstSeal(dir.path(), opts, &env, &accepted));
-  env.Reset();
-  env.DropUnsyncedData();
-  ASSERT_TRUE(AnyPendingSegment(dir.path()));
-  const std::vector<Position> before = *ListSegmentFiles(Env::Default(), dir.path());
+TEST_F(RollOverCrashTest, ARollOverWhoseSealNeverBecameDurableIsUndoneAtOpen) {
+  env_.DropUnsyncedData();
+  ASSERT_TRUE(AnyPendingSegment(dir_.path()));
+  const std::vector<Position> before = *ListSegmentFiles(Env::Default(), dir_.path());
   ASSERT_EQ(before.size(), 1u);
 
-  auto log = OpenOrDie(dir.path(), opts);
-  EXPECT_FALSE(AnyPendingSegment(dir.path()));
+  auto log = OpenOrDie(dir_.path(), opts_);
+  EXPECT_FALSE(AnyPendingSegment(dir_.path()));
   const auto segs = log->Segments();
   ASSERT_GE(segs.size(), 2u);  // the old segment, sealed, and a fresh one after it
   EXPECT_TRUE(segs[0].sealed);
   EXPECT_GT(segs[0].records, 10u);
-  EXPECT_LT(segs[0].records, accepted);
+  EXPECT_LT(segs[0].records, accepted_);
   EXPECT_EQ(log->committed_position().value, segs[0].records);
   EXPECT_EQ(ScanChecked(*log), segs[0].records);
   auto more = log->Append(Req("s0", "after recovery"));
@@ -322,26 +324,21 @@ TEST(FaultTest, ARollOverWhoseSealNeverBecameDurableIsUndoneAtOpen) {
 // The same roll-over, but only the process dies: the page cache keeps the old segment's footer and
 // the new segment's records. Those records were acknowledged once written (this mode promises
 // they survive kill -9), so open finishes the roll-over instead of undoing it, and keeps them.
-TEST(FaultTest, AProcessCrashBeforeARollOversSealIsDurableLosesNothingWritten) {
-  TempDir dir;
-  FaultEnv env;
-  const LogOptions opts = RollingBuffered(&env);
-  uint64_t accepted = 0;
-  ASSERT_NO_FATAL_FAILURE(CrashInsideTheFirstSeal(dir.path(), opts, &env, &accepted));
-  env.Reset();  // no power loss: every write the process made is still there
-  ASSERT_TRUE(AnyPendingSegment(dir.path()));
+TEST_F(RollOverCrashTest, AProcessCrashBeforeARollOversSealIsDurableLosesNothingWritten) {
+  // No power loss: every write the process made is still there.
+  ASSERT_TRUE(AnyPendingSegment(dir_.path()));
 
-  auto log = OpenOrDie(dir.path(), opts);
-  EXPECT_FALSE(AnyPendingSegment(dir.path()));
+  auto log = OpenOrDie(dir_.path(), opts_);
+  EXPECT_FALSE(AnyPendingSegment(dir_.path()));
   const auto segs = log->Segments();
   ASSERT_GE(segs.size(), 2u);
   EXPECT_TRUE(segs[0].sealed);
-  EXPECT_LT(segs[0].records, accepted);  // some of what was accepted is in the second segment
-  EXPECT_EQ(log->committed_position().value, accepted);
-  EXPECT_EQ(ScanChecked(*log), accepted);
+  EXPECT_LT(segs[0].records, accepted_);  // some of what was accepted is in the second segment
+  EXPECT_EQ(log->committed_position().value, accepted_);
+  EXPECT_EQ(ScanChecked(*log), accepted_);
   auto more = log->Append(Req("s0", "after recovery"));
   ASSERT_TRUE(more.ok()) << more.status().ToString();
-  EXPECT_EQ(more->position.value, accepted + 1);
+  EXPECT_EQ(more->position.value, accepted_ + 1);
 }
 
 // Power loss in buffered mode, at every sync of a workload that rolls over many times: whatever
