@@ -233,8 +233,8 @@ class SegmentRuns {
 
 // A failed Status as a problem of `file`: where the damage is, when the status says so.
 LogProblem ProblemOf(const Status& s, const std::string& file, uint64_t cut) {
-  if (const Damage* d = s.damage()) return {d->file, d->offset, d->reason, cut};
-  return {file, 0, s.message(), cut};
+  if (const Damage* d = s.damage()) return {*d, cut};
+  return {{file, 0, s.message()}, cut};
 }
 
 uint64_t HashPrefix(const File& file, uint64_t n) {
@@ -300,7 +300,7 @@ class SegmentChecker {
 
  private:
   void Problem(const std::string& file, uint64_t offset, std::string what, uint64_t cut) {
-    res_->problems.push_back({file, offset, std::move(what), cut});
+    res_->problems.push_back({{file, offset, std::move(what)}, cut});
   }
 
   void CheckSegment(Position base, const std::shared_ptr<File>& file, bool is_last) {
@@ -805,10 +805,11 @@ class Checker {
       problems.push_back(std::move(*r.header_problem_unless_new));
     }
     if (base != expect_) {
-      problems.push_back({path, 0,
-                          "segment starts at position " + std::to_string(base.value) +
-                              " but the log before it ends at " + std::to_string(expect_.value - 1),
-                          std::min(base.value, expect_.value)});
+      problems.push_back(
+          {{path, 0,
+            "segment starts at position " + std::to_string(base.value) +
+                " but the log before it ends at " + std::to_string(expect_.value - 1)},
+           std::min(base.value, expect_.value)});
     }
     for (auto& p : r.problems) problems.push_back(std::move(p));
 
@@ -822,18 +823,18 @@ class Checker {
       size_t slot;
       const StreamVersions::Value before = streams_.Get(run.key, &slot);
       if (run.first_version != before.version + 1) {
-        problems.push_back({path, run.first_offset,
-                            VersionGap(StreamIdAt(*files_[k], run.first_offset, r.sc.bytes),
-                                       run.first_version, before.version),
+        problems.push_back({{path, run.first_offset,
+                             VersionGap(StreamIdAt(*files_[k], run.first_offset, r.sc.bytes),
+                                        run.first_version, before.version)},
                             run.first_position});
       }
       if (run.first_prev != kNoPrev && !r.idx_reported && run.first_prev != before.last) {
         r.idx_reported = true;
         const uint64_t index = run.first_position - base.value;
-        problems.push_back({r.idx_path, f::idx::PrevAt(r.idx_records, index),
-                            "record " + std::to_string(index) + " follows position " +
-                                std::to_string(before.last) + " of its stream, the index says " +
-                                std::to_string(run.first_prev),
+        problems.push_back({{r.idx_path, f::idx::PrevAt(r.idx_records, index),
+                             "record " + std::to_string(index) + " follows position " +
+                                 std::to_string(before.last) + " of its stream, the index says " +
+                                 std::to_string(run.first_prev)},
                             0});
       }
       streams_.Set(slot, run.key, {run.last_position, run.last_version});

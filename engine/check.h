@@ -25,14 +25,11 @@
 
 namespace orderlog {
 
-struct LogProblem {
-  std::string file;
-  uint64_t offset = 0;
-  std::string what;
+// A damage found by the check (file, offset, reason), and what it costs.
+struct LogProblem : Damage {
   // Where the log would have to be cut for it to open cleanly: records from cut_position on are
   // affected. 0 when the problem is not in the record data (a bad .idx file, for instance).
   uint64_t cut_position = 0;
-  std::string ToString() const { return file + " offset " + std::to_string(offset) + ": " + what; }
 };
 
 enum class IndexFileState : unsigned char { kNotSealed, kValid, kMissing, kInvalid };

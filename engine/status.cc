@@ -30,9 +30,14 @@ const char* StatusCodeName(StatusCode code) {
   return "Unknown";
 }
 
+std::string Damage::ToString() const {
+  return file + " offset " + std::to_string(offset) + ": " + reason;
+}
+
 Status Status::CorruptionAt(std::string file, uint64_t offset, std::string reason) {
-  Status s(StatusCode::kCorruption, file + " offset " + std::to_string(offset) + ": " + reason);
-  s.damage_ = std::make_shared<const Damage>(Damage{std::move(file), offset, std::move(reason)});
+  auto damage = std::make_shared<const Damage>(Damage{std::move(file), offset, std::move(reason)});
+  Status s(StatusCode::kCorruption, damage->ToString());
+  s.damage_ = std::move(damage);
   return s;
 }
 

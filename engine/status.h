@@ -32,6 +32,7 @@ struct Damage {
   std::string file;
   uint64_t offset = 0;
   std::string reason;
+  std::string ToString() const;  // "<file> offset <n>: <reason>"
 };
 
 class [[nodiscard]] Status {

@@ -174,7 +174,8 @@ TEST(CheckTest, AStreamCreatedAgainInALaterSegmentIsReportedAtThatRecord) {
     const CheckReport r = Check(dir.path(), threads);
     const LogProblem* p = ProblemAt(r, log.Seg(3), log.OffsetOf(4));
     ASSERT_NE(p, nullptr);
-    EXPECT_NE(p->what.find("stream a version 1 does not follow 1"), std::string::npos) << p->what;
+    EXPECT_NE(p->reason.find("stream a version 1 does not follow 1"), std::string::npos)
+        << p->reason;
     EXPECT_EQ(p->cut_position, 4u);
     EXPECT_EQ(r.last, Position(3));
   }
@@ -188,7 +189,7 @@ TEST(CheckTest, AVersionGapInsideASegmentIsReportedAtThatRecord) {
   const CheckReport r = Check(dir.path());
   const LogProblem* p = ProblemAt(r, log.Seg(1), log.OffsetOf(4));
   ASSERT_NE(p, nullptr);
-  EXPECT_NE(p->what.find("stream a version 4 does not follow 2"), std::string::npos) << p->what;
+  EXPECT_NE(p->reason.find("stream a version 4 does not follow 2"), std::string::npos) << p->reason;
   EXPECT_EQ(p->cut_position, 4u);
 }
 
@@ -200,7 +201,7 @@ TEST(CheckTest, AVersionGapAcrossSegmentsIsReportedAtTheFirstRecordAfterIt) {
   const CheckReport r = Check(dir.path());
   const LogProblem* p = ProblemAt(r, log.Seg(3), log.OffsetOf(4));
   ASSERT_NE(p, nullptr);
-  EXPECT_NE(p->what.find("stream a version 5 does not follow 2"), std::string::npos) << p->what;
+  EXPECT_NE(p->reason.find("stream a version 5 does not follow 2"), std::string::npos) << p->reason;
 }
 
 TEST(CheckTest, AnIndexLinkThatSkipsARecordOfItsStreamIsReported) {
@@ -217,18 +218,18 @@ TEST(CheckTest, AnIndexLinkThatSkipsARecordOfItsStreamIsReported) {
   const CheckReport r = Check(dir.path());
   const LogProblem* own = ProblemAt(r, log.Idx(8), f::idx::PrevAt(3, 2));
   ASSERT_NE(own, nullptr);
-  EXPECT_NE(own->what.find("record 2 follows position 9 of its stream, the index says 8"),
+  EXPECT_NE(own->reason.find("record 2 follows position 9 of its stream, the index says 8"),
             std::string::npos)
-      << own->what;
+      << own->reason;
   const LogProblem* across = ProblemAt(r, log.Idx(3), f::idx::PrevAt(2, 0));
   ASSERT_NE(across, nullptr);
-  EXPECT_NE(across->what.find("record 0 follows position 2 of its stream, the index says 1"),
+  EXPECT_NE(across->reason.find("record 0 follows position 2 of its stream, the index says 1"),
             std::string::npos)
-      << across->what;
+      << across->reason;
   EXPECT_EQ(across->cut_position, 0u);  // the records are fine: only the .idx is wrong
   const LogProblem* inside = ProblemAt(r, log.Idx(5), f::idx::PrevAt(3, 2));
   ASSERT_NE(inside, nullptr);
-  EXPECT_NE(inside->what.find("the index says 6"), std::string::npos) << inside->what;
+  EXPECT_NE(inside->reason.find("the index says 6"), std::string::npos) << inside->reason;
   EXPECT_EQ(r.last, Position(11));
 }
 
@@ -243,7 +244,7 @@ TEST(CheckTest, AnIndexStreamEntryThatDisagreesWithTheRecordsIsReported) {
   const CheckReport r = Check(dir.path());
   bool found = false;
   for (const auto& p : r.problems) {
-    found |= p.file == log.Idx(1) && p.what.find("the index says") != std::string::npos;
+    found |= p.file == log.Idx(1) && p.reason.find("the index says") != std::string::npos;
   }
   EXPECT_TRUE(found) << Describe(r);
   EXPECT_EQ(r.last, Position(4));
@@ -259,7 +260,7 @@ TEST(CheckTest, AWholeSegmentChecksumMismatchIsReportedAtTheFooter) {
   const uint64_t footer = FileSize(log.Seg(1)) - f::kFooterSize;
   const LogProblem* p = ProblemAt(r, log.Seg(1), footer + f::footer::kSegmentChecksum);
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(p->what, "whole-segment checksum mismatch");
+  EXPECT_EQ(p->reason, "whole-segment checksum mismatch");
   EXPECT_EQ(r.problems.size(), 1u) << Describe(r);
 }
 
@@ -275,7 +276,7 @@ TEST(CheckTest, AFooterWhoseCountAndLastPositionDisagreeIsReportedAsOpenRefusesI
   const uint64_t at = FileSize(log.Seg(1)) - f::kFooterSize + f::footer::kRecordCount;
   const LogProblem* p = ProblemAt(r, log.Seg(1), at);
   ASSERT_NE(p, nullptr) << Describe(r);
-  EXPECT_EQ(p->what, "footer count and last position disagree");
+  EXPECT_EQ(p->reason, "footer count and last position disagree");
 
   auto opened = Log::Open(dir.path(), LogOptions{});
   ASSERT_FALSE(opened.ok());
@@ -292,9 +293,9 @@ TEST(CheckTest, AGapBetweenSegmentsIsReportedAndTheCleanPrefixEndsBeforeIt) {
   const CheckReport r = Check(dir.path());
   const LogProblem* p = ProblemAt(r, log.Seg(5), 0);
   ASSERT_NE(p, nullptr);
-  EXPECT_NE(p->what.find("segment starts at position 5 but the log before it ends at 2"),
+  EXPECT_NE(p->reason.find("segment starts at position 5 but the log before it ends at 2"),
             std::string::npos)
-      << p->what;
+      << p->reason;
   EXPECT_EQ(r.last, Position(2));
   EXPECT_EQ(r.highest_seen, Position(5));
 }

@@ -162,7 +162,7 @@ Report FileReport(const std::string& path) {
 
 Report ProblemReport(const LogProblem& p) {
   Report r = Report::Object();
-  r.Add("file", p.file).Add("offset", p.offset).Add("problem", p.what);
+  r.Add("file", p.file).Add("offset", p.offset).Add("problem", p.reason);
   return r.Text(p.ToString());
 }
 
