@@ -7,7 +7,6 @@
 #include <charconv>
 
 #include "server/http/json_out.h"
-#include "server/http/request_head.h"
 
 namespace orderlog::http {
 
@@ -224,12 +223,9 @@ std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::Scan(Frame& f
 }
 
 std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::OnHead(Frame& f) {
-  RequestHead head;
   const auto error = ParseRequestHead(
-      f.head, HeadLimits{limits_.max_request_line, limits_.max_header_section}, &head);
-  f.method = std::move(head.method);
-  f.path = std::move(head.path);
-  f.authorization = std::move(head.authorization);
+      f.head, HeadLimits{limits_.max_request_line, limits_.max_header_section}, &f.request);
+  const RequestHead& head = f.request;
   if (error) return Refuse(f, error->code, error->reason, error->detail);
   if (head.content_length && *head.content_length > limits_.max_body) {
     return Refuse(f, 413, "Payload Too Large",
@@ -258,12 +254,13 @@ std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::OnHead(Frame&
 // The contract's order holds for refused requests too: 404/405, then 401, then the refusal.
 GuardedRouterHandler::Refusal GuardedRouterHandler::Refuse(const Frame& f, int code,
                                                            std::string reason, std::string detail) {
-  if (!f.path.empty()) {  // the request line was understood
-    const Classified c = Classify(f.method, f.path);
+  const RequestHead& head = f.request;
+  if (!head.path.empty()) {  // the request line was understood
+    const Classified c = Classify(head.method, head.path);
     if (c.route == RouteId::kUnmatched) return {404, "Not Found", "Not Found", ""};
     if (!c.method_allowed) return {405, "Method Not Allowed", "Method Not Allowed", c.allow};
     if (!limits_.auth_token.empty() && c.route != RouteId::kHealth &&
-        f.authorization != "Bearer " + limits_.auth_token) {
+        head.authorization != "Bearer " + limits_.auth_token) {
       return {401, "Unauthorized", "Not authenticated", ""};
     }
   }
@@ -291,8 +288,10 @@ void GuardedRouterHandler::SendAndClose(const std::shared_ptr<Pistache::Tcp::Pee
   if (r.code == 401) resp += "WWW-Authenticate: Bearer\r\n";
   resp += "\r\n" + body;
   if (metrics_ != nullptr) {
-    metrics_->CountRequest(Classify(f.method, f.path).route, f.method.empty() ? "?" : f.method,
-                           r.code, std::chrono::nanoseconds(0));
+    const RequestHead& head = f.request;
+    metrics_->CountRequest(Classify(head.method, head.path).route,
+                           head.method.empty() ? "?" : head.method, r.code,
+                           std::chrono::nanoseconds(0));
   }
   // Close once the answer is written: the rest of the refused request is never read.
   std::weak_ptr<Pistache::Tcp::Peer> weak = peer;

@@ -24,6 +24,7 @@
 
 #include "server/http/metrics.h"
 #include "server/http/reactor_mailbox.h"
+#include "server/http/request_head.h"
 
 namespace orderlog::http {
 
@@ -72,11 +73,8 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
     std::string head;        // bytes of the request line and headers so far
     uint64_t body_left = 0;  // kBody / kChunkData
     uint64_t chunked_total = 0;
-    std::string line;  // chunk-size or trailer line so far
-    // From the current request's head.
-    std::string method;
-    std::string path;
-    std::string authorization;
+    std::string line;            // chunk-size or trailer line so far
+    RequestHead request;         // the current request's head, parsed (as far as it parses)
     bool send_continue = false;  // the head asked for 100 Continue
   };
   // Kept by the guard, not as peer data: a peer's last reference can be dropped on Pistache's
