@@ -5,7 +5,6 @@ PNG plots (gnuplot). Only the Python standard library; gnuplot from Debian's gnu
 Usage: bench/report.py DIR
 """
 import json
-import math
 import os
 import re
 import subprocess
