@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -227,7 +228,7 @@ TEST_F(InspectTest, TailPrintsTheLastEvents) {
 TEST_F(InspectTest, VerifyOfACleanLogExitsZero) {
   ToolRun r = Run({"verify", data_});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("clean"), std::string::npos);
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("(^|\n)clean: +yes\n"))) << r.out;
   r = Run({"verify", data_, "--json"});
   rapidjson::Document d = Json(r.out);
   EXPECT_TRUE(d["clean"].GetBool());
