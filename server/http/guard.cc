@@ -73,7 +73,8 @@ void GuardedRouterHandler::Purge(std::chrono::steady_clock::time_point now) {
 size_t GuardedRouterHandler::PistacheRequestLimit(const GuardLimits& l) {
   // Worst case the guard lets through: request line + headers + a chunked body of one-byte
   // chunks ("1\r\nX\r\n" = 6 bytes per body byte) + the last chunk and trailers.
-  return l.max_request_line + l.max_header_section + 6 * l.max_body + l.max_header_section + 64;
+  return l.head.max_request_line + l.head.max_header_section + 6 * l.max_body +
+         l.head.max_header_section + 64;
 }
 
 void GuardedRouterHandler::onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
@@ -144,11 +145,11 @@ std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::Scan(Frame& f
         f.head.append(p + i, n - i);
         const size_t end = HeadEnd(f.head, before >= 2 ? before - 2 : 0);
         const size_t line_end = f.head.find('\n');
-        if (line_end == std::string::npos && f.head.size() > limits_.max_request_line) {
+        if (line_end == std::string::npos && f.head.size() > limits_.head.max_request_line) {
           return Refuse(f, 414, "URI Too Long", "Request line too long");
         }
         if (end == std::string::npos) {
-          if (f.head.size() > limits_.max_request_line + limits_.max_header_section) {
+          if (f.head.size() > limits_.head.max_request_line + limits_.head.max_header_section) {
             return Refuse(f, 431, "Request Header Fields Too Large", "Request headers too large");
           }
           return std::nullopt;  // the head continues in the next read
@@ -223,8 +224,7 @@ std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::Scan(Frame& f
 }
 
 std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::OnHead(Frame& f) {
-  const auto error = ParseRequestHead(
-      f.head, HeadLimits{limits_.max_request_line, limits_.max_header_section}, &f.request);
+  const auto error = ParseRequestHead(f.head, limits_.head, &f.request);
   const RequestHead& head = f.request;
   if (error) return Refuse(f, error->code, error->reason, error->detail);
   if (head.content_length && *head.content_length > limits_.max_body) {

@@ -30,8 +30,7 @@ namespace orderlog::http {
 
 struct GuardLimits {
   size_t max_body = 64 * 1024;
-  size_t max_request_line = 8 * 1024;
-  size_t max_header_section = 16 * 1024;
+  HeadLimits head;         // request line and header section
   std::string auth_token;  // empty: no token required
   // The endpoint's timeouts (main passes these to Pistache). Keep-alive: Pistache closes a peer
   // idle for that long (bells too). Header and body: it answers 408 and closes the peer.
