@@ -36,8 +36,10 @@ void Api::Register(Rest::Router& router) {
   for (const RouteSpec& spec : Routes()) {
     for (Http::Method m : all) {
       const Binding* bound = nullptr;
+      // HEAD runs the GET handler; Reply leaves the body out (RFC 9110 §9.3.2).
+      const Http::Method as = m == Http::Method::Head ? Http::Method::Get : m;
       for (const auto& b : bindings) {
-        if (b.route == spec.id && b.method == m) bound = &b;
+        if (b.route == spec.id && b.method == as) bound = &b;
       }
       if (bound != nullptr) {
         router.addRoute(m, spec.pattern, Guarded(spec.id, bound->handler));

@@ -286,7 +286,8 @@ void GuardedRouterHandler::SendAndClose(const std::shared_ptr<Pistache::Tcp::Pee
       "\r\nConnection: close\r\n";
   if (!r.allow.empty()) resp += "Allow: " + r.allow + "\r\n";
   if (r.code == 401) resp += "WWW-Authenticate: Bearer\r\n";
-  resp += "\r\n" + body;
+  resp += "\r\n";
+  if (f.request.method != "HEAD") resp += body;  // a HEAD answer has no body, only its length
   if (metrics_ != nullptr) {
     const RequestHead& head = f.request;
     metrics_->CountRequest(Classify(head.method, head.path).route,

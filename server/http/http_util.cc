@@ -1,6 +1,9 @@
 #include "server/http/http_util.h"
 
+#include <pistache/peer.h>
+
 #include <charconv>
+#include <sstream>
 
 #include "server/http/errors.h"
 #include "server/http/json_out.h"
@@ -15,8 +18,37 @@ RequestContext MakeContext(const Http::Request& req, RouteId route) {
   ctx.method = Http::methodString(req.method());
   ctx.keep_alive =
       req.version() == Http::Version::Http11 && !req.headers().tryGet<Http::Header::Connection>();
+  ctx.head = req.method() == Http::Method::Head;
+  ctx.http10 = req.version() == Http::Version::Http10;
   return ctx;
 }
+
+namespace {
+
+// A HEAD answer: the GET answer's status line and headers, its Content-Length included, and no
+// body. Pistache's ResponseWriter cannot leave the body out (it writes Content-Length from what
+// it sends), so the head is written here, as putOnWire writes it, and sent on the peer.
+void SendHeadOnly(Http::ResponseWriter& rw, const RequestContext& ctx, int code, size_t length,
+                  const Http::Mime::MediaType& mime) {
+  const auto status = static_cast<Http::Code>(code);
+  std::string head = std::string(ctx.http10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(code) +
+                     " " + Http::codeString(status) + "\r\n";
+  std::ostringstream value;
+  for (const auto& h : rw.headers().list()) {
+    value.str("");
+    h->write(value);
+    head += std::string(h->name()) + ": " + value.str() + "\r\n";
+  }
+  head += "Content-Type: " + mime.toString() + "\r\nContent-Length: " + std::to_string(length) +
+          "\r\n\r\n";
+  const auto peer = rw.peer();  // throws if the client has gone, as send() does
+  peer->setIdle(true);          // what send() does: the request is answered
+  const size_t size = head.size();
+  peer->send(Pistache::RawBuffer(std::move(head), size))
+      .then([](ssize_t) {}, Pistache::Async::IgnoreException);
+}
+
+}  // namespace
 
 void Reply(Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics, int code,
            const std::string& body, const ReplyHeaders& h, const char* content_type) {
@@ -38,8 +70,12 @@ void Reply(Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics
   // A client that has gone makes Pistache throw from send() (synchronously, "Write failed"), or
   // reject its promise later: neither may escape into the reactor.
   try {
-    rw.send(static_cast<Http::Code>(code), body, mime)
-        .then([](ssize_t) {}, Pistache::Async::IgnoreException);
+    if (ctx.head) {
+      SendHeadOnly(rw, ctx, code, body.size(), mime);
+    } else {
+      rw.send(static_cast<Http::Code>(code), body, mime)
+          .then([](ssize_t) {}, Pistache::Async::IgnoreException);
+    }
   } catch (const std::exception&) {
   }
 }

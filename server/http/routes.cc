@@ -4,13 +4,13 @@ namespace orderlog::http {
 
 const std::vector<RouteSpec>& Routes() {
   static const std::vector<RouteSpec> routes = {
-      {RouteId::kOrders, "/orders", "/orders/", {"GET", "POST"}},
-      {RouteId::kOrder, "/orders/:id", "/orders/{id}/", {"GET"}},
+      {RouteId::kOrders, "/orders", "/orders/", {"GET", "HEAD", "POST"}},
+      {RouteId::kOrder, "/orders/:id", "/orders/{id}/", {"GET", "HEAD"}},
       {RouteId::kOrderStatus, "/orders/:id/status", "/orders/{id}/status/", {"PUT"}},
-      {RouteId::kOrderEvents, "/orders/:id/events", "/orders/{id}/events/", {"GET"}},
-      {RouteId::kEvents, "/events", "/events/", {"GET"}},
-      {RouteId::kHealth, "/health", "/health", {"GET"}},
-      {RouteId::kMetrics, "/metrics", "/metrics", {"GET"}},
+      {RouteId::kOrderEvents, "/orders/:id/events", "/orders/{id}/events/", {"GET", "HEAD"}},
+      {RouteId::kEvents, "/events", "/events/", {"GET", "HEAD"}},
+      {RouteId::kHealth, "/health", "/health", {"GET", "HEAD"}},
+      {RouteId::kMetrics, "/metrics", "/metrics", {"GET", "HEAD"}},
   };
   return routes;
 }

@@ -244,11 +244,11 @@ TEST_F(E2eTest, ListFiltersAndPaging) {
 TEST_F(E2eTest, RoutesMethodsAndIds) {
   HttpResponse r = client_->Request("DELETE", "/orders/");
   EXPECT_EQ(r.status, 405);
-  EXPECT_EQ(r.header("allow"), "GET, POST");
+  EXPECT_EQ(r.header("allow"), "GET, HEAD, POST");
   EXPECT_TRUE(Json(r.body)["detail"].IsString());
   r = client_->Request("POST", "/orders/abc/");
   EXPECT_EQ(r.status, 405);
-  EXPECT_EQ(r.header("allow"), "GET");
+  EXPECT_EQ(r.header("allow"), "GET, HEAD");
   r = client_->Request("GET", "/orders/abc/extra/more");
   EXPECT_EQ(r.status, 404);
   EXPECT_TRUE(Json(r.body)["detail"].IsString());

@@ -62,6 +62,46 @@ TEST_F(E2eTest, HostIsNotRequiredOfHttp10AndTheWellFormedStillPass) {
   EXPECT_EQ(Position(), 1u);
 }
 
+// HEAD on every GET route: the GET answer's status and headers (its length included), no body;
+// and no body on a HEAD that is refused either.
+TEST_F(E2eTest, HeadIsAnsweredOnEveryGetRouteWithTheHeadersAndNoBody) {
+  const std::string id = Create();
+  for (const std::string& path :
+       std::vector<std::string>{"/orders/", "/orders/" + id + "/", "/orders/" + id + "/events/",
+                                "/events/", "/health", "/metrics", "/orders/?status=processing"}) {
+    const HttpResponse get = client_->Request("GET", path);
+    ASSERT_EQ(get.status, 200) << path;
+    const HttpResponse head = client_->Request("HEAD", path);
+    EXPECT_EQ(head.status, 200) << path;
+    EXPECT_TRUE(head.body.empty()) << path;
+    EXPECT_EQ(head.header("content-type"), get.header("content-type")) << path;
+    EXPECT_EQ(head.header("etag"), get.header("etag")) << path;
+    EXPECT_EQ(head.header("x-total-count"), get.header("x-total-count")) << path;
+    if (path != "/metrics") {  // the metrics page grows between the two requests
+      EXPECT_EQ(head.header("content-length"), std::to_string(get.body.size())) << path;
+    }
+  }
+  // The connection is still in step: the next answer is the next request's, whole.
+  EXPECT_EQ(client_->Request("GET", "/orders/" + id + "/").status, 200);
+
+  HttpResponse r = client_->Request("HEAD", "/orders/not-an-id/");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_NE(r.header("content-length"), "0");
+  r = client_->Request("HEAD", "/orders/" + id + "/status/");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.header("allow"), "PUT");
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(client_->Request("GET", "/health").status, 200);
+
+  // Refused by the guard (a malformed field line): 400 without a body, then closed.
+  HttpClient raw(server_->port(), std::chrono::seconds(5));
+  ASSERT_TRUE(raw.Send("HEAD /health HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n"));
+  r = raw.ReadResponse(/*to_head=*/true);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(raw.ServerClosed());
+}
+
 TEST_F(E2eTest, ExpectContinueGetsA100BeforeTheBodyIsSent) {
   const std::string body = OrderBody();
   HttpClient c(server_->port(), std::chrono::seconds(5));

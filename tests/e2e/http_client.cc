@@ -65,7 +65,7 @@ bool HttpClient::Send(const std::string& bytes) {
   return !ec;
 }
 
-HttpResponse HttpClient::ReadResponse() {
+HttpResponse HttpClient::ReadResponse(bool to_head) {
   HttpResponse r;
   size_t end;
   while ((end = impl_->buffered.find("\r\n\r\n")) == std::string::npos) {
@@ -92,7 +92,7 @@ HttpResponse HttpClient::ReadResponse() {
     r.headers[name] = line.substr(v);
   }
   const size_t length =
-      r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
+      !to_head && r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
   while (impl_->buffered.size() < length) {
     if (!impl_->ReadMore()) {
       r.status = 0;
@@ -123,7 +123,7 @@ HttpResponse HttpClient::Request(const std::string& method, const std::string& p
       impl_->Connect();
       if (!Send(req)) continue;
     }
-    HttpResponse r = ReadResponse();
+    HttpResponse r = ReadResponse(method == "HEAD");
     if (r.status != 0) return r;
     impl_->Connect();  // the server closed an idle connection: retry once on a new one
   }

@@ -34,7 +34,8 @@ class HttpClient {
   HttpResponse Raw(const std::string& bytes);
   // Writes bytes without reading.
   bool Send(const std::string& bytes);
-  HttpResponse ReadResponse();
+  // `to_head`: the response answers a HEAD request, so it has no body whatever its length says.
+  HttpResponse ReadResponse(bool to_head = false);
   // True if the server has closed the connection (a read sees EOF within the timeout).
   bool ServerClosed(std::chrono::milliseconds wait = std::chrono::milliseconds(1000));
   void Reconnect();
