@@ -85,8 +85,8 @@ int Run(const Config& cfg) {
   api.Register(*router);
 
   http::GuardLimits limits;
-  limits.max_body = cfg.max_body;
-  limits.auth_token = cfg.auth_token;
+  limits.framing.max_body = cfg.max_body;
+  limits.framing.auth_token = cfg.auth_token;
   limits.header_timeout = std::chrono::seconds(cfg.header_timeout_s);
   limits.body_timeout = std::chrono::seconds(cfg.body_timeout_s);
   limits.keepalive_timeout = std::chrono::seconds(cfg.idle_timeout_s);

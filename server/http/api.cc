@@ -130,6 +130,7 @@ Api::ParkedPtr Api::Park(Writer& rw, const RequestContext& ctx) {
   parked->writer.emplace(std::move(rw));
   parked->ctx = ctx;
   parked->home = ReactorMailbox::Current();  // handlers run on a reactor thread: never null
+  parked->turn = AnswerTurn::Defer();
   return parked;
 }
 
@@ -139,6 +140,7 @@ void Api::Answer(const ParkedPtr& parked, PreparedReply reply) {
     // Destroyed here, on its own thread, whichever thread drops the last reference to `parked`.
     parked->writer.reset();
     inflight_.fetch_sub(1);
+    parked->turn.Done();  // last: the connection's waiting requests are handled in here
   });
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "server/domain/order_service.h"
+#include "server/http/guard.h"
 #include "server/http/http_util.h"
 #include "server/http/metrics.h"
 #include "server/http/reactor_mailbox.h"
@@ -73,6 +74,7 @@ class Api {
     std::optional<Writer> writer;
     RequestContext ctx;
     std::shared_ptr<ReactorMailbox> home;
+    AnswerTurn turn;  // the connection's next requests wait for this answer
   };
   using ParkedPtr = std::shared_ptr<Parked>;
 

@@ -4,13 +4,13 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "server/http/json_out.h"
 
 namespace orderlog::http {
 
 namespace Http = Pistache::Http;
+namespace Polling = Pistache::Polling;
 
 namespace {
 
@@ -32,14 +32,29 @@ template struct Expose<TransportMember, &Pistache::Tcp::Handler::transport_>;
 // drops peers without telling the handler).
 constexpr auto kPurgeEvery = std::chrono::seconds(5);
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
+// The request being handed to Pistache on this thread, for AnswerTurn::Defer.
+struct Handing {
+  GuardedRouterHandler* guard;
+  size_t connection;
+  bool deferred = false;
+};
+thread_local Handing* handing = nullptr;
 
 }  // namespace
+
+AnswerTurn AnswerTurn::Defer() {
+  AnswerTurn turn;
+  if (handing != nullptr) {  // else not under a guard (nothing waits for the answer)
+    handing->deferred = true;
+    turn.guard_ = handing->guard;
+    turn.connection_ = handing->connection;
+  }
+  return turn;
+}
+
+void AnswerTurn::Done() const {
+  if (guard_ != nullptr) guard_->AnswerSent(connection_);
+}
 
 GuardedRouterHandler::GuardedRouterHandler(std::shared_ptr<Pistache::Rest::Router> routes,
                                            GuardLimits limits, Metrics* metrics)
@@ -50,7 +65,7 @@ GuardedRouterHandler::GuardedRouterHandler(std::shared_ptr<Pistache::Rest::Route
       inner_(std::make_shared<Pistache::Rest::Private::RouterHandler>(router_)) {}
 
 std::shared_ptr<Pistache::Tcp::Handler> GuardedRouterHandler::clone() const {
-  auto copy = std::make_shared<GuardedRouterHandler>(*this);
+  auto copy = std::make_shared<GuardedRouterHandler>(*this);  // Pistache's settings with it
   copy->inner_ = std::make_shared<Pistache::Rest::Private::RouterHandler>(router_);
   copy->inner_->setMaxRequestSize(getMaxRequestSize());
   copy->inner_->setMaxResponseSize(getMaxResponseSize());
@@ -58,40 +73,80 @@ std::shared_ptr<Pistache::Tcp::Handler> GuardedRouterHandler::clone() const {
   copy->inner_->setBodyTimeout(getBodyTimeout());
   copy->mailbox_.reset();
   copy->connections_.clear();
+  copy->recency_.clear();
   return copy;
-}
-
-void GuardedRouterHandler::Purge(std::chrono::steady_clock::time_point now) {
-  const size_t dropped =
-      std::erase_if(connections_, [](const auto& entry) { return entry.second.peer.expired(); });
-  if (metrics_ != nullptr) {
-    for (size_t i = 0; i < dropped; ++i) metrics_->ConnectionClosed();
-  }
-  next_purge_ = now + kPurgeEvery;
 }
 
 size_t GuardedRouterHandler::PistacheRequestLimit(const GuardLimits& l) {
   // Worst case the guard lets through: request line + headers + a chunked body of one-byte
   // chunks ("1\r\nX\r\n" = 6 bytes per body byte) + the last chunk and trailers.
-  return l.head.max_request_line + l.head.max_header_section + 6 * l.max_body +
-         l.head.max_header_section + 64;
+  const FramingLimits& f = l.framing;
+  return f.head.max_request_line + f.head.max_header_section + 6 * f.max_body +
+         f.head.max_header_section + 64;
 }
 
-void GuardedRouterHandler::onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+// ---- connections -------------------------------------------------------------------------
+
+void GuardedRouterHandler::onConnection(const PeerPtr& peer) {
   // The request parser, through the inner handler that uses it (Http::Handler::onConnection is
   // private, but public as the Tcp::Handler override). Bells get one too: the idle sweep reads it.
   static_cast<Pistache::Tcp::Handler*>(inner_.get())->onConnection(peer);
   if (ReactorMailbox::IsBell(*peer)) return;
-  Connection& c = connections_.emplace(peer->getID(), Connection{peer, {}}).first->second;
+  const auto now = Clock::now();
+  const size_t id = peer->getID();
+  Connection& c = connections_.emplace(id, Connection{}).first->second;
+  c.peer = peer;
+  c.last_input = now;
+  c.recency = recency_.insert(recency_.end(), id);
   const size_t open = metrics_ != nullptr ? metrics_->ConnectionOpened() : connections_.size();
-  if (open > limits_.max_connections) {  // the open ones keep being served
+  if (open > limits_.max_connections && !Evict(now)) {  // the open ones keep being served
     if (metrics_ != nullptr) metrics_->ConnectionRefused();
-    SendAndClose(peer, Refusal{503, "Service Unavailable", "Too many connections", ""}, c.frame);
-    c.frame.state = Frame::State::kClosed;
+    SendAndClose(peer, Refusal{503, "Service Unavailable", "Too many connections", ""}, {});
+    c.closing = true;
+    c.close_reason = CloseReason::kOverCapacity;
   }
 }
 
-void GuardedRouterHandler::onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+// The connection heard from least recently, if it has been quiet for kEvictQuietFor and owes no
+// answer: an idle keep-alive connection, or one trickling a request (slowloris). Closed at once;
+// Pistache sees the close and disconnects it.
+bool GuardedRouterHandler::Evict(Clock::time_point now) {
+  for (const size_t id : recency_) {
+    Connection& c = connections_.at(id);
+    if (now - c.last_input < kEvictQuietFor) return false;  // the rest are more recent
+    if (c.closing || c.answer_deferred || !c.waiting.empty()) continue;
+    const PeerPtr peer = c.peer.lock();
+    if (!peer) continue;
+    c.closing = true;
+    c.close_reason = CloseReason::kEvicted;
+    ::shutdown(peer->fd(), SHUT_RDWR);
+    return true;
+  }
+  return false;
+}
+
+void GuardedRouterHandler::Forget(std::unordered_map<size_t, Connection>::iterator it,
+                                  CloseReason reason) {
+  if (metrics_ != nullptr) metrics_->ConnectionClosed(it->second.close_reason.value_or(reason));
+  recency_.erase(it->second.recency);
+  connections_.erase(it);
+}
+
+void GuardedRouterHandler::Purge(Clock::time_point now) {
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    auto next = std::next(it);
+    const Connection& c = it->second;
+    if (c.peer.expired()) {
+      // Dropped by Pistache's sweep: after 408 if a request was under way, else idle.
+      const bool busy = c.framer.mid_request() || c.answer_deferred || !c.waiting.empty();
+      Forget(it, busy ? CloseReason::kTimedOut : CloseReason::kIdle);
+    }
+    it = next;
+  }
+  next_purge_ = now + kPurgeEvery;
+}
+
+void GuardedRouterHandler::onDisconnection(const PeerPtr& peer) {
   // Pistache queues every send by the peer's descriptor number and writes it on a later turn of
   // the reactor. The peer's number is about to be closed, and a connection accepted in the same
   // turn can be given it: it would then receive this peer's queued answers. Writing the queue out
@@ -101,15 +156,18 @@ void GuardedRouterHandler::onDisconnection(const std::shared_ptr<Pistache::Tcp::
   // waiting longer than a timeout; sending the 408 marks the peer idle, so only the time tells):
   // that write's completion removes the peer, while Pistache's caller still holds a reference
   // into its peer table. Such a peer is being closed by Pistache itself anyway.
-  const auto since = std::chrono::steady_clock::now() - Http::Handler::getParser(peer)->time();
+  const auto since = Clock::now() - Http::Handler::getParser(peer)->time();
   if (since < std::min(limits_.header_timeout, limits_.body_timeout)) transport()->flush();
-  if (connections_.erase(peer->getID()) != 0 && metrics_ != nullptr) metrics_->ConnectionClosed();
+  if (auto it = connections_.find(peer->getID()); it != connections_.end()) {
+    Forget(it, CloseReason::kClient);
+  }
   RouterHandler::onDisconnection(peer);
 }
 
-void GuardedRouterHandler::onInput(const char* buffer, size_t len,
-                                   const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
-  const auto now = std::chrono::steady_clock::now();
+// ---- input -------------------------------------------------------------------------------
+
+void GuardedRouterHandler::onInput(const char* buffer, size_t len, const PeerPtr& peer) {
+  const auto now = Clock::now();
   if (!mailbox_)
     mailbox_ = std::make_shared<ReactorMailbox>(transport(), limits_.keepalive_timeout);
   mailbox_->Tend(now);
@@ -117,157 +175,182 @@ void GuardedRouterHandler::onInput(const char* buffer, size_t len,
   const auto it = connections_.find(peer->getID());
   if (it == connections_.end()) {  // only bells are not connections
     mailbox_->RunPosted();
-  } else {
-    Frame& f = it->second.frame;
-    if (f.state == Frame::State::kClosed) return;  // refused: nothing more is read
-    if (auto refusal = Scan(f, buffer, len)) {
-      SendAndClose(peer, *refusal, f);
-      f.state = Frame::State::kClosed;
-    } else {
-      if (f.send_continue) {  // Expect: 100-continue, and nothing refused the request
-        f.send_continue = false;
-        SendContinue(peer);
-      }
-      inner_.get()->*Get(TransportMember{}) = transport();
-      static_cast<Pistache::Tcp::Handler*>(inner_.get())->onInput(buffer, len, peer);
-    }
+    return;
   }
-}
-
-std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::Scan(Frame& f, const char* p,
-                                                                        size_t n) {
-  using S = Frame::State;
+  Connection& c = it->second;
+  if (c.closing) return;  // nothing more is read
+  c.last_input = now;
+  recency_.splice(recency_.end(), recency_, c.recency);
+  c.paused = false;  // it was read: Pistache has re-enabled reading since any pause
   size_t i = 0;
-  while (i < n) {
-    switch (f.state) {
-      case S::kHead: {
-        const size_t before = f.head.size();
-        f.head.append(p + i, n - i);
-        const size_t end = HeadEnd(f.head, before >= 2 ? before - 2 : 0);
-        const size_t line_end = f.head.find('\n');
-        if (line_end == std::string::npos && f.head.size() > limits_.head.max_request_line) {
-          return Refuse(f, 414, "URI Too Long", "Request line too long");
-        }
-        if (end == std::string::npos) {
-          if (f.head.size() > limits_.head.max_request_line + limits_.head.max_header_section) {
-            return Refuse(f, 431, "Request Header Fields Too Large", "Request headers too large");
-          }
-          return std::nullopt;  // the head continues in the next read
-        }
-        const size_t consumed = end - before;  // bytes of this read that were head
-        f.head.resize(end);
-        if (auto r = OnHead(f)) return r;
-        f.head.clear();
-        i += consumed;
-        break;
+  while (i < len && !c.closing) {
+    RequestFramer::Step step = c.framer.Next(buffer + i, len - i, limits_.framing);
+    if (step.refusal) {
+      if (c.waiting.empty() && MayHand(c)) {
+        SendAndClose(peer, *step.refusal, c.framer.request());
+        c.closing = true;
+        c.close_reason = CloseReason::kRefused;
+      } else {  // answered in its turn
+        Piece& piece = c.waiting.emplace_back();
+        piece.refused = std::make_shared<const Piece::Refused>(
+            Piece::Refused{std::move(*step.refusal), c.framer.request()});
+        piece.ends_request = true;
+        c.waiting_bytes += kPieceCost;
       }
-      case S::kBody: {
-        const uint64_t take = std::min<uint64_t>(f.body_left, n - i);
-        f.body_left -= take;
-        i += take;
-        if (f.body_left == 0) f.state = S::kHead;
-        break;
-      }
-      case S::kChunkSize:
-      case S::kTrailer: {
-        const char c = p[i++];
-        if (c != '\n') {
-          if (c != '\r') f.line.push_back(c);
-          if (f.line.size() > 1024) return Refuse(f, 400, "Bad Request", "Malformed chunked body");
-          break;
-        }
-        if (f.state == S::kTrailer) {
-          if (f.line.empty()) f.state = S::kHead;  // end of the chunked message
-          f.line.clear();
-          break;
-        }
-        const std::string_view hex = Trim(std::string_view(f.line).substr(0, f.line.find(';')));
-        uint64_t size = 0;
-        auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
-        if (hex.empty() || ec != std::errc() || ptr != hex.data() + hex.size()) {
-          return Refuse(f, 400, "Bad Request", "Malformed chunk size");
-        }
-        f.line.clear();
-        f.chunked_total += size;
-        if (size > limits_.max_body || f.chunked_total > limits_.max_body) {
-          return Refuse(f, 413, "Payload Too Large",
-                        "Request body larger than " + std::to_string(limits_.max_body) + " bytes");
-        }
-        if (size == 0) {
-          f.state = S::kTrailer;
-        } else {
-          f.body_left = size;
-          f.state = S::kChunkData;
-        }
-        break;
-      }
-      case S::kChunkData: {
-        const uint64_t take = std::min<uint64_t>(f.body_left, n - i);
-        f.body_left -= take;
-        i += take;
-        if (f.body_left == 0) {
-          f.state = S::kChunkCrlf;
-          f.body_left = 2;
-        }
-        break;
-      }
-      case S::kChunkCrlf: {
-        ++i;
-        if (--f.body_left == 0) f.state = S::kChunkSize;
-        break;
-      }
-      case S::kClosed:
-        return std::nullopt;
+      break;
     }
+    Take(c, peer, buffer + i, step.used, step.request_done);
+    i += step.used;
   }
-  return std::nullopt;
+  if (c.waiting_bytes > kDropAbove) {  // reads that happened before a pause took hold
+    c.closing = true;
+    c.close_reason = CloseReason::kSlowReader;
+    c.waiting.clear();
+    c.waiting_bytes = 0;
+    // Aborted, not shut down: Pistache reads a connection until the socket is empty, and a
+    // shut-down socket still takes in what a client keeps sending. connect(AF_UNSPEC) dissolves
+    // the connection (the client gets a reset), so the next read fails and Pistache drops it.
+    sockaddr unspec{};
+    unspec.sa_family = AF_UNSPEC;
+    ::connect(peer->fd(), &unspec, sizeof unspec);
+    return;
+  }
+  AdjustReading(c, peer);
 }
 
-std::optional<GuardedRouterHandler::Refusal> GuardedRouterHandler::OnHead(Frame& f) {
-  const auto error = ParseRequestHead(f.head, limits_.head, &f.request);
-  const RequestHead& head = f.request;
-  if (error) return Refuse(f, error->code, error->reason, error->detail);
-  if (head.content_length && *head.content_length > limits_.max_body) {
-    return Refuse(f, 413, "Payload Too Large",
-                  "Request body larger than " + std::to_string(limits_.max_body) + " bytes");
+void GuardedRouterHandler::Take(Connection& c, const PeerPtr& peer, const char* p, size_t n,
+                                bool ends_request) {
+  const bool send_continue = c.framer.TakeContinue();
+  const bool keep_alive = c.framer.request().keep_alive;
+  if (c.handing_partial || (c.waiting.empty() && MayHand(c))) {
+    Hand(c, peer, p, n, ends_request, send_continue, keep_alive);
+    return;
   }
-  const bool body = head.chunked || (head.content_length && *head.content_length > 0);
-  // The route, token and size checks above come first: a refused request's body is never asked
-  // for (RFC 9110 §10.1.1).
-  if (head.expect_continue && body) {
-    const Refusal early = Refuse(f, 0, "", "");
-    if (early.code != 0) return early;
-    f.send_continue = true;
+  if (c.waiting.empty() || c.waiting.back().ends_request) {
+    c.waiting.emplace_back();
+    c.waiting_bytes += kPieceCost;
   }
-  if (head.chunked) {
-    f.state = Frame::State::kChunkSize;
-    f.chunked_total = 0;
-  } else if (head.content_length && *head.content_length > 0) {
-    f.state = Frame::State::kBody;
-    f.body_left = *head.content_length;
-  } else {
-    f.state = Frame::State::kHead;
-  }
-  return std::nullopt;
+  Piece& piece = c.waiting.back();
+  piece.bytes.append(p, n);
+  piece.ends_request = ends_request;
+  piece.send_continue = piece.send_continue || send_continue;
+  piece.keep_alive = keep_alive;
+  c.waiting_bytes += n;
 }
 
-// The contract's order holds for refused requests too: 404/405, then 401, then the refusal.
-GuardedRouterHandler::Refusal GuardedRouterHandler::Refuse(const Frame& f, int code,
-                                                           std::string reason, std::string detail) {
-  const RequestHead& head = f.request;
-  if (!head.path.empty()) {  // the request line was understood
-    const Classified c = Classify(head.method, head.path);
-    if (c.route == RouteId::kUnmatched) return {404, "Not Found", "Not Found", ""};
-    if (!c.method_allowed) return {405, "Method Not Allowed", "Method Not Allowed", c.allow};
-    if (!limits_.auth_token.empty() && c.route != RouteId::kHealth &&
-        head.authorization != "Bearer " + limits_.auth_token) {
-      return {401, "Unauthorized", "Not authenticated", ""};
+void GuardedRouterHandler::Hand(Connection& c, const PeerPtr& peer, const char* p, size_t n,
+                                bool ends_request, bool send_continue, bool keep_alive) {
+  if (send_continue) SendContinue(peer);
+  Handing now{this, peer->getID()};
+  Handing* const outer = std::exchange(handing, &now);
+  inner_.get()->*Get(TransportMember{}) = transport();
+  static_cast<Pistache::Tcp::Handler*>(inner_.get())->onInput(p, n, peer);
+  handing = outer;
+  c.handing_partial = !ends_request;
+  if (!ends_request) return;
+  ++c.unconfirmed;
+  if (now.deferred) {
+    c.answer_deferred = true;
+    c.close_after_answer = !keep_alive;
+  } else if (!keep_alive) {
+    CloseAfterAnswers(c, peer, CloseReason::kRequested);
+  } else if (c.unconfirmed >= kMarkEvery && !c.mark_queued) {
+    SendMark(c, peer);
+  }
+}
+
+// Hands waiting requests to Pistache while their turn has come.
+void GuardedRouterHandler::Pump(Connection& c, const PeerPtr& peer) {
+  while (!c.waiting.empty() && MayHand(c)) {
+    Piece piece = std::move(c.waiting.front());
+    c.waiting.pop_front();
+    c.waiting_bytes -= piece.bytes.size() + kPieceCost;
+    if (piece.refused) {
+      SendAndClose(peer, piece.refused->refusal, piece.refused->head);
+      c.closing = true;
+      c.close_reason = CloseReason::kRefused;
+      c.waiting.clear();
+      return;
     }
+    Hand(c, peer, piece.bytes.data(), piece.bytes.size(), piece.ends_request, piece.send_continue,
+         piece.keep_alive);
   }
-  return {code, std::move(reason), std::move(detail), ""};
+  if (!c.closing) AdjustReading(c, peer);
 }
 
-void GuardedRouterHandler::SendContinue(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+void GuardedRouterHandler::AnswerSent(size_t id) {
+  const auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection& c = it->second;
+  const PeerPtr peer = c.peer.lock();
+  if (!peer || c.closing) return;
+  c.answer_deferred = false;
+  if (c.close_after_answer) {
+    CloseAfterAnswers(c, peer, CloseReason::kRequested);
+    return;
+  }
+  if (c.unconfirmed >= kMarkEvery && !c.mark_queued) SendMark(c, peer);
+  Pump(c, peer);
+}
+
+// ---- writes, reading and closing ---------------------------------------------------------
+
+void GuardedRouterHandler::SendMark(Connection& c, const PeerPtr& peer) {
+  c.mark_queued = true;
+  c.unconfirmed = 0;
+  const size_t id = peer->getID();
+  // Runs on this reactor thread, inside Pistache's write of the connection's queue; never if
+  // the connection goes first (its queue is dropped unwritten).
+  auto written = [this, id] { MarkWritten(id); };
+  peer->send(Pistache::RawBuffer(std::string(), 0))
+      .then([written](ssize_t) { written(); }, [written](std::exception_ptr) { written(); });
+}
+
+void GuardedRouterHandler::MarkWritten(size_t id) {
+  const auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection& c = it->second;
+  c.mark_queued = false;
+  const PeerPtr peer = c.peer.lock();
+  if (!peer || c.closing) return;
+  // Everything queued for the connection before the mark is written, so Pistache has no write
+  // waiting for the socket to drain: the interest can be set to reading or to nothing without
+  // losing a write's wake-up. (A write queued after the mark that finds the socket full asks for
+  // both again itself.)
+  const bool pause = c.waiting_bytes > kPauseAbove;
+  if (pause != c.paused) {
+    transport()->reactor()->modifyFd(
+        transport()->key(), peer->fd(),
+        pause ? Polling::NotifyOn::None : Polling::NotifyOn::Read | Polling::NotifyOn::Shutdown,
+        Polling::Mode::Edge);
+    c.paused = pause;
+  }
+  Pump(c, peer);
+}
+
+// Pausing or resuming reads waits for a mark to be written (see MarkWritten).
+void GuardedRouterHandler::AdjustReading(Connection& c, const PeerPtr& peer) {
+  const bool pause = c.waiting_bytes > kPauseAbove;
+  if (pause != c.paused && !c.mark_queued) SendMark(c, peer);
+}
+
+// After the answers queued so far, the server's side is shut: the client reads them to the end,
+// sees the close, and closes too (Pistache then disconnects the peer).
+void GuardedRouterHandler::CloseAfterAnswers(Connection& c, const PeerPtr& peer,
+                                             CloseReason reason) {
+  c.closing = true;
+  c.close_reason = reason;
+  c.waiting.clear();
+  c.waiting_bytes = 0;
+  std::weak_ptr<Pistache::Tcp::Peer> weak = peer;
+  auto close = [weak] {
+    if (auto p = weak.lock()) ::shutdown(p->fd(), SHUT_WR);
+  };
+  peer->send(Pistache::RawBuffer(std::string(), 0))
+      .then([close](ssize_t) { close(); }, [close](std::exception_ptr) { close(); });
+}
+
+void GuardedRouterHandler::SendContinue(const PeerPtr& peer) {
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
   try {
     peer->send(Pistache::RawBuffer(std::string(kContinue), kContinue.size()))
@@ -277,8 +360,8 @@ void GuardedRouterHandler::SendContinue(const std::shared_ptr<Pistache::Tcp::Pee
   }
 }
 
-void GuardedRouterHandler::SendAndClose(const std::shared_ptr<Pistache::Tcp::Peer>& peer,
-                                        const Refusal& r, const Frame& f) {
+void GuardedRouterHandler::SendAndClose(const PeerPtr& peer, const Refusal& r,
+                                        const RequestHead& head) {
   const std::string body = ErrorJson(r.detail);
   std::string resp =
       "HTTP/1.1 " + std::to_string(r.code) + " " + r.reason +
@@ -287,9 +370,8 @@ void GuardedRouterHandler::SendAndClose(const std::shared_ptr<Pistache::Tcp::Pee
   if (!r.allow.empty()) resp += "Allow: " + r.allow + "\r\n";
   if (r.code == 401) resp += "WWW-Authenticate: Bearer\r\n";
   resp += "\r\n";
-  if (f.request.method != "HEAD") resp += body;  // a HEAD answer has no body, only its length
+  if (head.method != "HEAD") resp += body;  // a HEAD answer has no body, only its length
   if (metrics_ != nullptr) {
-    const RequestHead& head = f.request;
     metrics_->CountRequest(Classify(head.method, head.path).route,
                            head.method.empty() ? "?" : head.method, r.code,
                            std::chrono::nanoseconds(0));

@@ -1,45 +1,68 @@
-// The connection guard: a Pistache handler that frames every request itself before Pistache's
-// parser sees the bytes, so that requests Pistache 0.0.5 would mishandle are refused cleanly:
-//  - a body over the limit (declared Content-Length, or chunked data adding up past it) gets a
-//    JSON 413 without the body being read, and the connection is closed: nothing after it is ever
-//    parsed as another request (Pistache's own 413 keeps the connection open and parses the rest
-//    of the body as new requests: request smuggling);
-//  - whatever request_head.h refuses (an over-long request line or header section, a malformed
-//    request or field line, bare CR or LF, a missing Host, a bad Content-Length or
-//    Transfer-Encoding, an unknown expectation) likewise;
-//  - Expect: 100-continue gets its 100 once the route, token and size checks have passed.
-// The route/method (404/405) and token (401) checks come first, as the API contract orders them.
-// Everything else is passed through unchanged to the router.
+// The connection guard: a Pistache handler that sees every byte a client sends before Pistache's
+// parser does, so that each connection is served as HTTP/1.1 says, which Pistache 0.0.5 alone
+// does not (../shared/PISTACHE.md §3, §5):
+//  - Framing (request_framer.h): a malformed or oversized request gets a JSON 4xx and the
+//    connection is closed; nothing after it is ever parsed as another request (Pistache's own
+//    413 keeps the connection open and parses the rest of the body: request smuggling).
+//  - Pipelining: 0.0.5 drops whatever follows the first request of a read, so requests are
+//    handed to Pistache one at a time, each once the previous one has been answered. A write is
+//    answered later, from the log's writer thread (AnswerTurn): the requests behind it wait, and
+//    answers leave in request order. What waits is bounded: past kPauseAbove bytes the reactor
+//    stops reading the connection until its answers have drained (back-pressure), and a client
+//    that has not read kMarkEvery answers is not handed more requests until it does.
+//  - Connection: close (and HTTP/1.0 without keep-alive): closed once the answer is written.
+//  - Expect: 100-continue gets its 100 when the request's turn comes and nothing refused it.
+//  - --max-connections: past it, the connection quiet the longest (for kEvictQuietFor at least,
+//    with no answer owed) is closed to make room; if none is, the new one is answered 503 and
+//    closed, and the open ones are served as before.
 //
-// One clone runs per reactor thread, and every call below runs on that thread. The clone also
-// owns the reactor's ReactorMailbox: the bell's input arrives here and runs the posted tasks.
+// Threads: one clone runs per reactor thread, and every call below runs on that thread. The clone
+// also owns the reactor's ReactorMailbox: the bell's input arrives here and runs posted tasks.
 #pragma once
 
 #include <pistache/router.h>
 
 #include <chrono>
+#include <deque>
+#include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "server/http/metrics.h"
 #include "server/http/reactor_mailbox.h"
-#include "server/http/request_head.h"
+#include "server/http/request_framer.h"
 
 namespace orderlog::http {
 
 struct GuardLimits {
-  size_t max_body = 64 * 1024;
-  HeadLimits head;         // request line and header section
-  std::string auth_token;  // empty: no token required
+  FramingLimits framing;
   // The endpoint's timeouts (main passes these to Pistache). Keep-alive: Pistache closes a peer
   // idle for that long (bells too). Header and body: it answers 408 and closes the peer.
   std::chrono::milliseconds keepalive_timeout{60'000};
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{30'000};
-  // Open connections at most (across reactor threads); a connection beyond it is answered 503
-  // and closed at once, and the open ones are served as before.
+  // Open connections at most (across reactor threads).
   size_t max_connections = 10'000;
+};
+
+class GuardedRouterHandler;
+
+// The turn of a request whose answer is sent later than its handler returns (a write, answered
+// once durable). Until Done(), the connection's later requests wait, so answers stay in order.
+class AnswerTurn {
+ public:
+  AnswerTurn() = default;
+  // Reactor thread, inside a handler: the request being handled will be answered later.
+  static AnswerTurn Defer();
+  // Reactor thread, right after that answer has been sent.
+  void Done() const;
+
+ private:
+  friend class GuardedRouterHandler;
+  GuardedRouterHandler* guard_ = nullptr;
+  size_t connection_ = 0;
 };
 
 class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
@@ -56,48 +79,76 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   // The Pistache request size limit that the guard's own limits keep out of reach.
   static size_t PistacheRequestLimit(const GuardLimits& limits);
 
+  // Past this many bytes read and not yet handed to Pistache, a connection is not read from.
+  static constexpr size_t kPauseAbove = 256 * 1024;
+  // Requests handed between two write marks (see Connection::unconfirmed).
+  static constexpr uint32_t kMarkEvery = 32;
+  // Past this many bytes waiting (reads Pistache made before a pause took hold), the client is
+  // dropped: it keeps sending while not reading its answers.
+  static constexpr size_t kDropAbove = 16 * 1024 * 1024;
+  // A connection quiet for this long, with no answer owed, may be closed to admit a new one.
+  static constexpr auto kEvictQuietFor = std::chrono::seconds(1);
+
  private:
-  // Where a connection is in its current request.
-  struct Frame {
-    enum class State : unsigned char {
-      kHead,
-      kBody,
-      kChunkSize,
-      kChunkData,
-      kChunkCrlf,
-      kTrailer,
-      kClosed
+  using Clock = std::chrono::steady_clock;
+  using PeerPtr = std::shared_ptr<Pistache::Tcp::Peer>;
+  friend class AnswerTurn;
+
+  // Bytes of a request read while an earlier one is still owed its answer.
+  struct Piece {
+    std::string bytes;
+    bool ends_request = false;
+    bool send_continue = false;
+    bool keep_alive = true;
+    struct Refused {
+      Refusal refusal;
+      RequestHead head;  // method and route, for the answer and the metrics
     };
-    State state = State::kHead;
-    std::string head;        // bytes of the request line and headers so far
-    uint64_t body_left = 0;  // kBody / kChunkData
-    uint64_t chunked_total = 0;
-    std::string line;            // chunk-size or trailer line so far
-    RequestHead request;         // the current request's head, parsed (as far as it parses)
-    bool send_continue = false;  // the head asked for 100 Continue
+    std::shared_ptr<const Refused> refused;  // answered in its turn, then the connection closes
   };
-  // Kept by the guard, not as peer data: a peer's last reference can be dropped on Pistache's
-  // accept thread, and what it owns would be destroyed there.
+  // What a waiting piece costs beyond its bytes (counted against the bounds).
+  static constexpr size_t kPieceCost = sizeof(Piece) + 32;
   struct Connection {
     std::weak_ptr<Pistache::Tcp::Peer> peer;
-    Frame frame;
-  };
-  // Forgets connections whose peers Pistache has dropped without onDisconnection.
-  void Purge(std::chrono::steady_clock::time_point now);
-  struct Refusal {
-    int code;
-    std::string reason;
-    std::string detail;
-    std::string allow;
+    RequestFramer framer;
+    std::deque<Piece> waiting;
+    size_t waiting_bytes = 0;
+    bool handing_partial = false;  // Pistache has the start of a request, and gets the rest
+    bool answer_deferred = false;  // Pistache's last request is answered later (AnswerTurn)
+    bool close_after_answer = false;
+    bool closing = false;  // nothing more is read: refused, evicted or closing after an answer
+    std::optional<CloseReason> close_reason;
+    // Requests handed since the last write mark was queued. A mark is an empty write queued
+    // after answers: once it is written, so are they (Pistache writes a connection's queue in
+    // order). Its completion is also where reading is paused and resumed: Pistache re-enables
+    // reading whenever a connection's queue drains, so that is the moment to decide.
+    uint32_t unconfirmed = 0;
+    bool mark_queued = false;
+    bool paused = false;  // as far as we know, the reactor is not reading it
+    Clock::time_point last_input;
+    std::list<size_t>::iterator recency;  // its place in recency_
   };
 
-  // Feeds bytes to the peer's frame; returns a refusal if the request must be refused.
-  std::optional<Refusal> Scan(Frame& f, const char* p, size_t n);
-  std::optional<Refusal> OnHead(Frame& f);
-  Refusal Refuse(const Frame& f, int code, std::string reason, std::string detail);
-  void SendAndClose(const std::shared_ptr<Pistache::Tcp::Peer>& peer, const Refusal& r,
-                    const Frame& f);
-  void SendContinue(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+  bool MayHand(const Connection& c) const {
+    return !c.closing && !c.answer_deferred && !(c.mark_queued && c.unconfirmed >= kMarkEvery);
+  }
+  // Takes the bytes of one request (or of its start or continuation) read from the connection.
+  void Take(Connection& c, const PeerPtr& peer, const char* p, size_t n, bool ends_request);
+  void Hand(Connection& c, const PeerPtr& peer, const char* p, size_t n, bool ends_request,
+            bool send_continue, bool keep_alive);
+  void Pump(Connection& c, const PeerPtr& peer);
+  void AnswerSent(size_t id);
+  void SendMark(Connection& c, const PeerPtr& peer);
+  void MarkWritten(size_t id);
+  void AdjustReading(Connection& c, const PeerPtr& peer);
+  void CloseAfterAnswers(Connection& c, const PeerPtr& peer, CloseReason reason);
+  bool Evict(Clock::time_point now);
+  // Forgets connections whose peers Pistache has dropped without onDisconnection.
+  void Purge(Clock::time_point now);
+  void Forget(std::unordered_map<size_t, Connection>::iterator it, CloseReason reason);
+
+  void SendAndClose(const PeerPtr& peer, const Refusal& r, const RequestHead& head);
+  void SendContinue(const PeerPtr& peer);
 
   std::shared_ptr<Pistache::Rest::Router> router_;
   GuardLimits limits_;
@@ -106,9 +157,12 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   std::shared_ptr<Pistache::Rest::Private::RouterHandler> inner_;
   // Made on the reactor's first input (the transport knows its thread only once it runs).
   std::shared_ptr<ReactorMailbox> mailbox_;
-  // By Peer::getID(), which is never reused (descriptor numbers and addresses are).
+  // By Peer::getID(), which is never reused (descriptor numbers and addresses are). Kept here,
+  // not as peer data: a peer's last reference can be dropped on Pistache's accept thread, and
+  // what it owns would be destroyed there.
   std::unordered_map<size_t, Connection> connections_;
-  std::chrono::steady_clock::time_point next_purge_{};
+  std::list<size_t> recency_;  // connection ids, the least recently heard from first
+  Clock::time_point next_purge_{};
 };
 
 }  // namespace orderlog::http

@@ -4,6 +4,30 @@
 
 namespace orderlog::http {
 
+const char* CloseReasonLabel(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kClient:
+      return "client";
+    case CloseReason::kRequested:
+      return "requested";
+    case CloseReason::kIdle:
+      return "idle";
+    case CloseReason::kTimedOut:
+      return "timed_out";
+    case CloseReason::kRefused:
+      return "refused";
+    case CloseReason::kOverCapacity:
+      return "over_capacity";
+    case CloseReason::kEvicted:
+      return "evicted";
+    case CloseReason::kSlowReader:
+      return "slow_reader";
+    case CloseReason::kNoDescriptors:
+      return "no_descriptors";
+  }
+  return "unknown";
+}
+
 void RenderHistogram(std::string* out, const std::string& name, const std::string& labels,
                      const LatencyHistogram::Snapshot& h) {
   const std::string sep = labels.empty() ? "" : ",";
@@ -96,6 +120,14 @@ std::string Metrics::Render(const Gauges& g) const {
   counter("orderlog_http_connections_refused_total",
           "Connections answered 503 and closed because --max-connections were open.",
           refused_connections_.load(std::memory_order_relaxed));
+  out +=
+      "# HELP orderlog_http_connections_closed_total Client connections closed, by reason.\n"
+      "# TYPE orderlog_http_connections_closed_total counter\n";
+  for (int r = 0; r < kCloseReasonCount; ++r) {
+    out += std::string("orderlog_http_connections_closed_total{reason=\"") +
+           CloseReasonLabel(static_cast<CloseReason>(r)) + "\"} " +
+           std::to_string(closed_[static_cast<size_t>(r)].load(std::memory_order_relaxed)) + "\n";
+  }
   gauge("orderlog_log_position", "Last committed log position.",
         static_cast<double>(g.log.committed.value));
   gauge("orderlog_orders", "Orders ever created.", static_cast<double>(g.orders));

@@ -22,6 +22,21 @@ namespace orderlog::http {
 void RenderHistogram(std::string* out, const std::string& name, const std::string& labels,
                      const LatencyHistogram::Snapshot& h);
 
+// Why a connection was closed (orderlog_http_connections_closed_total{reason=...}).
+enum class CloseReason : unsigned char {
+  kClient,         // the client closed it
+  kRequested,      // Connection: close, or HTTP/1.0 without keep-alive: closed after the answer
+  kIdle,           // quiet for the idle timeout
+  kTimedOut,       // a request head or body not in within its timeout (408)
+  kRefused,        // a request refused by the framing rules (4xx), closed after the answer
+  kOverCapacity,   // beyond --max-connections (503)
+  kEvicted,        // quiet, and closed to make room for a new connection at the cap
+  kSlowReader,     // kept sending while not reading its answers, past the guard's bound
+  kNoDescriptors,  // accepted with the spare descriptor when none was left (503)
+};
+inline constexpr int kCloseReasonCount = 9;
+const char* CloseReasonLabel(CloseReason reason);
+
 class Metrics {
  public:
   void CountRequest(RouteId route, std::string_view method, int code, std::chrono::nanoseconds d);
@@ -29,7 +44,14 @@ class Metrics {
   void SetReplaySeconds(double s) { replay_seconds_ = s; }
   // Connections across reactor threads. Opened returns the count with this one.
   size_t ConnectionOpened() { return open_connections_.fetch_add(1) + 1; }
-  void ConnectionClosed() { open_connections_.fetch_sub(1); }
+  void ConnectionClosed(CloseReason reason) {
+    open_connections_.fetch_sub(1);
+    CountClose(reason);
+  }
+  // A connection that was never counted open (refused on accept) closed for `reason`.
+  void CountClose(CloseReason reason) {
+    closed_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  }
   void ConnectionRefused() { refused_connections_.fetch_add(1, std::memory_order_relaxed); }
 
   struct Gauges {
@@ -47,6 +69,7 @@ class Metrics {
   std::atomic<double> replay_seconds_{0};
   std::atomic<size_t> open_connections_{0};
   std::atomic<uint64_t> refused_connections_{0};
+  std::array<std::atomic<uint64_t>, kCloseReasonCount> closed_{};
 };
 
 }  // namespace orderlog::http

@@ -97,6 +97,8 @@ std::optional<HeadError> ParseRequestHead(std::string_view head, const HeadLimit
     return HeadError{405, "Method Not Allowed", "Method Not Allowed"};
   }
 
+  bool close = false;
+  bool keep_alive = false;
   int hosts = 0;
   bool other_expectation = false;
   size_t pos = line_end + 1;
@@ -131,10 +133,19 @@ std::optional<HeadError> ParseRequestHead(std::string_view head, const HeadLimit
       } else {
         other_expectation = true;
       }
+    } else if (IEquals(name, "Connection")) {
+      for (std::string_view rest = value; !rest.empty();) {
+        const size_t comma = std::min(rest.find(','), rest.size());
+        const std::string_view option = TrimOws(rest.substr(0, comma));
+        close = close || IEquals(option, "close");
+        keep_alive = keep_alive || IEquals(option, "keep-alive");
+        rest.remove_prefix(std::min(comma + 1, rest.size()));
+      }
     } else if (IEquals(name, "Authorization") && out->authorization.empty()) {
       out->authorization = std::string(value);
     }
   }
+  out->keep_alive = !close && (!out->http10 || keep_alive);
   if (out->chunked && out->content_length) {
     return BadRequest("Both Content-Length and Transfer-Encoding");
   }

@@ -33,7 +33,10 @@ struct RequestHead {
   std::optional<uint64_t> content_length;
   bool chunked = false;
   bool expect_continue = false;  // Expect: 100-continue
-  std::string authorization;     // the first Authorization field's value
+  // The connection stays open after the answer: HTTP/1.1 unless Connection names "close",
+  // HTTP/1.0 only if it names "keep-alive" (RFC 9112 §9.3).
+  bool keep_alive = true;
+  std::string authorization;  // the first Authorization field's value
 };
 
 struct HeadError {
