@@ -50,6 +50,24 @@ void RaiseOpenFileLimit() {
   }
 }
 
+// Connections at most: --max-connections, within what the open-file limit leaves once the rest
+// of the server has its descriptors (segments and their indexes, snapshots, each reactor's epoll
+// and event descriptors and bell, the listener), so that accept never runs out.
+size_t ConnectionBudget(size_t wanted) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return wanted;
+  const size_t limit = static_cast<size_t>(rl.rlim_cur);
+  const size_t reserve = std::max<size_t>(64, limit / 8);
+  const size_t budget = limit > reserve + 1 ? limit - reserve : 1;
+  if (budget < wanted) {
+    std::fprintf(stderr,
+                 "orderlog-server: at most %zu connections (open-file limit %zu, %zu kept for "
+                 "the log and the server)\n",
+                 budget, limit, reserve);
+  }
+  return std::min(wanted, budget);
+}
+
 int Run(const Config& cfg) {
   Durability durability{};
   if (!ParseDurability(cfg.durability, &durability)) {
@@ -90,7 +108,7 @@ int Run(const Config& cfg) {
   limits.header_timeout = std::chrono::seconds(cfg.header_timeout_s);
   limits.body_timeout = std::chrono::seconds(cfg.body_timeout_s);
   limits.keepalive_timeout = std::chrono::seconds(cfg.idle_timeout_s);
-  limits.max_connections = static_cast<size_t>(cfg.max_connections);
+  limits.max_connections = ConnectionBudget(static_cast<size_t>(cfg.max_connections));
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
   try {
     Pistache::Address addr(

@@ -1,8 +1,13 @@
 // HTTP/1.1 framing rules of ../shared/API.md ("HTTP/1.1 behaviour"), against the real server over
 // real sockets: malformed field lines, bare line endings, Host, Expect. Every refusal is a JSON
 // 4xx, the connection is closed after it, and nothing is appended.
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -199,6 +204,80 @@ TEST_F(E2eTest, AnIdleConnectionIsClosedAfterTheIdleTimeoutAndNoLongerCounted) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_NE(body.find("orderlog_http_open_connections 1\n"), std::string::npos) << body;
+}
+
+// A connected socket to the server, or -1.
+int Connect(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const timeval two_seconds{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &two_seconds, sizeof two_seconds);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof two_seconds);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Slowloris: the server runs with an open-file limit of 256 (soft and hard, as under prlimit),
+// and twice that many connections are opened that send nothing or half a request. Meanwhile a
+// new client's GET /health is answered within 100 ms (the connection quiet the longest makes
+// room for it), and afterwards the server closes the idle and half-sent ones by itself.
+TEST_F(E2eTest, SlowlorisConnectionsDoNotKeepANewClientOut) {
+  client_.reset();
+  ASSERT_EQ(server_->Terminate(), 0);
+  server_ = std::make_unique<ServerProcess>(
+      dir_.path() + "/data",
+      std::vector<std::string>{"--header-timeout", "2", "--idle-timeout", "2"}, 256);
+  ASSERT_TRUE(server_->started()) << server_->output();
+  std::vector<int> attackers;
+  for (int i = 0; i < 512; ++i) {
+    const int fd = Connect(server_->port());
+    if (fd < 0) continue;
+    if (i % 2 == 1) {
+      static constexpr char kHalf[] = "GET /health HTTP/1.1\r\nHost: x\r\n";
+      (void)::send(fd, kHalf, sizeof kHalf - 1, MSG_NOSIGNAL);
+    }
+    attackers.push_back(fd);
+  }
+  EXPECT_GE(attackers.size(), 256u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // quiet for a second
+
+  std::vector<std::chrono::milliseconds> waits;
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    HttpClient fresh(server_->port(), std::chrono::seconds(5));
+    const HttpResponse r = fresh.Request("GET", "/health");
+    waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - t0));
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  EXPECT_LT(*std::max_element(waits.begin(), waits.end()), std::chrono::milliseconds(100));
+
+  // By itself, the server closes every one of them: each sees the end of its connection (after
+  // a 408, an eviction or a 503).
+  size_t closed = 0;
+  for (const int fd : attackers) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+    }
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) ++closed;
+    ::close(fd);
+  }
+  EXPECT_EQ(closed, attackers.size());
+  HttpClient after(server_->port(), std::chrono::seconds(5));
+  const HttpResponse m = after.Request("GET", "/metrics");
+  EXPECT_NE(m.body.find("orderlog_http_connections_closed_total{reason=\"evicted\"} "),
+            std::string::npos);
+  EXPECT_EQ(m.body.find("orderlog_http_connections_closed_total{reason=\"evicted\"} 0\n"),
+            std::string::npos)
+      << m.body;
 }
 
 // A low soft open-file limit (the usual 1024, here 256) is raised to the hard one at start.

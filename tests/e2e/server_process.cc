@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,7 +19,8 @@ std::string ServerBinary() {
   return other != nullptr ? other : ORDERLOG_SERVER_PATH;
 }
 
-ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::string> extra_args)
+ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::string> extra_args,
+                             unsigned open_files)
     : log_path_(data_dir + ".server.log") {
   std::vector<std::string> args = {ServerBinary(), "--data-dir", data_dir, "--listen",
                                    "127.0.0.1:0"};
@@ -32,6 +34,10 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::strin
   if (pid_ == 0) {
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
+    if (open_files != 0) {
+      const rlimit limit{open_files, open_files};
+      if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(126);
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -12,7 +12,10 @@ namespace orderlog::testing {
 class ServerProcess {
  public:
   // Starts the server on data_dir with extra flags; waits for its "listening" line.
-  ServerProcess(const std::string& data_dir, std::vector<std::string> extra_args = {});
+  // open_files: if not 0, the server runs with that open-file limit, soft and hard (as under
+  // `prlimit --nofile=N:N`).
+  ServerProcess(const std::string& data_dir, std::vector<std::string> extra_args = {},
+                unsigned open_files = 0);
   ~ServerProcess();  // SIGKILL if still running
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
