@@ -15,6 +15,7 @@
 #include "server/http/api.h"
 #include "server/http/guard.h"
 #include "server/http/metrics.h"
+#include "server/http/spare_descriptor.h"
 
 namespace {
 
@@ -123,6 +124,7 @@ int Run(const Config& cfg) {
                        .bodyTimeout(limits.body_timeout)
                        .keepaliveTimeout(limits.keepalive_timeout));
     endpoint->setHandler(std::make_shared<http::GuardedRouterHandler>(router, limits, &metrics));
+    http::SpareDescriptor::Install(*endpoint, &metrics);  // the listener keeps it
     endpoint->serveThreaded();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "orderlog-server: cannot listen on %s: %s\n", cfg.listen.c_str(),

@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -278,6 +280,77 @@ TEST_F(E2eTest, SlowlorisConnectionsDoNotKeepANewClientOut) {
   EXPECT_EQ(m.body.find("orderlog_http_connections_closed_total{reason=\"evicted\"} 0\n"),
             std::string::npos)
       << m.body;
+}
+
+// The open-file limit under which `pid` can open exactly `more` descriptors: a new descriptor
+// takes the lowest free number, and fails with EMFILE once that is at the limit.
+rlim_t LimitAllowing(pid_t pid, size_t more) {
+  std::set<long> open;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    open.insert(std::stol(entry.path().filename().string()));
+  }
+  long n = 0;
+  for (size_t free = 0; free < more; ++n) {
+    if (open.count(n) == 0) ++free;
+  }
+  return static_cast<rlim_t>(n);
+}
+
+// User + system CPU time of a process, in clock ticks.
+long CpuTicks(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+// When accept fails for lack of descriptors, the pending connection is answered 503 through the
+// spare descriptor and closed, and the accept thread does not spin (Pistache alone would poll the
+// still-pending connection again at once, for as long as descriptors are short).
+TEST_F(E2eTest, WithNoDescriptorLeftANewConnectionIs503AndTheServerDoesNotSpin) {
+  ASSERT_EQ(client_->Request("GET", "/health").status, 200);  // its connection is open
+  const pid_t pid = server_->pid();
+  rlimit old{};
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, nullptr, &old), 0);
+  rlimit low = old;
+  low.rlim_cur = LimitAllowing(pid, 2);  // room for two more connections
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &low, nullptr), 0);
+
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  int served = 0, refused = 0;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(std::make_unique<HttpClient>(server_->port(), std::chrono::seconds(5)));
+    const HttpResponse r = clients.back()->Raw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    if (r.status == 200) ++served;
+    if (r.status == 503) {
+      ++refused;
+      EXPECT_NE(r.body.find("\"detail\""), std::string::npos) << r.body;
+    }
+  }
+  // Two fit (give or take a descriptor the server frees or takes meanwhile); the rest came
+  // through the spare.
+  EXPECT_LE(served, 3);
+  EXPECT_GE(refused, 5);
+  EXPECT_EQ(served + refused, 8);
+  const long before = CpuTicks(pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_LT(CpuTicks(pid) - before, 30) << "the server spends its time polling";
+  const HttpResponse m = client_->Request("GET", "/metrics");  // on the connection it had
+  EXPECT_EQ(m.body.find("orderlog_http_connections_closed_total{reason=\"no_descriptors\"} 0\n"),
+            std::string::npos)
+      << m.body;
+
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &old, nullptr), 0);
+  clients.clear();
+  HttpClient fresh(server_->port(), std::chrono::seconds(5));
+  EXPECT_EQ(fresh.Request("GET", "/health").status, 200);
 }
 
 // A low soft open-file limit (the usual 1024, here 256) is raised to the hard one at start.

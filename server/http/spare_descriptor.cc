@@ -1,0 +1,106 @@
+#include "server/http/spare_descriptor.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <thread>
+
+#include "server/http/json_out.h"
+
+namespace orderlog::http {
+
+namespace {
+
+// Endpoint::listener, Listener::logger_ and Listener::listen_fd are private. Explicit
+// instantiation is exempt from access checking ([temp.spec.general]/6): the standard-sanctioned
+// way to name them (guard.cc does the same for Tcp::Handler::transport_).
+template <typename Tag, typename Tag::type M>
+struct Expose {
+  friend typename Tag::type Get(Tag) { return M; }
+};
+struct ListenerMember {
+  using type = Pistache::Tcp::Listener Pistache::Http::Endpoint::*;
+  friend type Get(ListenerMember);
+};
+struct LoggerMember {
+  using type = PISTACHE_STRING_LOGGER_T Pistache::Tcp::Listener::*;
+  friend type Get(LoggerMember);
+};
+struct ListenFdMember {
+  using type = int Pistache::Tcp::Listener::*;
+  friend type Get(ListenFdMember);
+};
+template struct Expose<ListenerMember, &Pistache::Http::Endpoint::listener>;
+template struct Expose<LoggerMember, &Pistache::Tcp::Listener::logger_>;
+template struct Expose<ListenFdMember, &Pistache::Tcp::Listener::listen_fd>;
+
+constexpr auto kBackOff = std::chrono::milliseconds(5);
+
+int TakeSpare() {
+  return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+}  // namespace
+
+std::shared_ptr<SpareDescriptor> SpareDescriptor::Install(Pistache::Http::Endpoint& endpoint,
+                                                          Metrics* metrics) {
+  Pistache::Tcp::Listener& listener = endpoint.*Get(ListenerMember{});
+  auto spare = std::make_shared<SpareDescriptor>(&(listener.*Get(ListenFdMember{})), metrics);
+  listener.*Get(LoggerMember{}) = spare;
+  return spare;
+}
+
+SpareDescriptor::SpareDescriptor(const int* listen_fd, Metrics* metrics)
+    : listen_fd_(listen_fd), metrics_(metrics), spare_(TakeSpare()) {
+  const std::string body = ErrorJson("Too many connections");
+  refusal_ =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+SpareDescriptor::~SpareDescriptor() {
+  if (spare_ >= 0) ::close(spare_);
+}
+
+bool SpareDescriptor::isEnabledFor(Pistache::Log::Level level) const {
+  return level >= Pistache::Log::Level::WARN;
+}
+
+void SpareDescriptor::log(Pistache::Log::Level level, const std::string& message) {
+  // The listener's accept failures read "Socket error: <strerror>".
+  const std::string_view text = message;
+  if (text.find(std::strerror(EMFILE)) != std::string_view::npos ||
+      text.find(std::strerror(ENFILE)) != std::string_view::npos) {
+    RefuseOne();
+    return;
+  }
+  if (level >= Pistache::Log::Level::ERROR) {
+    std::fprintf(stderr, "orderlog-server: listener: %s\n", message.c_str());
+  }
+}
+
+void SpareDescriptor::RefuseOne() {
+  if (spare_ < 0) spare_ = TakeSpare();
+  if (spare_ < 0) {  // still none: wait for descriptors to free rather than spin
+    std::this_thread::sleep_for(kBackOff);
+    return;
+  }
+  ::close(spare_);
+  const int fd = ::accept4(*listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd >= 0) {
+    (void)::send(fd, refusal_.data(), refusal_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::close(fd);
+    used_.fetch_add(1, std::memory_order_relaxed);
+    if (metrics_ != nullptr) {
+      metrics_->ConnectionRefused();
+      metrics_->CountClose(CloseReason::kNoDescriptors);
+    }
+  }
+  spare_ = TakeSpare();
+}
+
+}  // namespace orderlog::http
