@@ -4,8 +4,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "server/http/json_out.h"
+#include "server/http/pistache_fields.h"
 
 namespace orderlog::http {
 
@@ -32,10 +34,11 @@ template struct Expose<TransportMember, &Pistache::Tcp::Handler::transport_>;
 // drops peers without telling the handler).
 constexpr auto kPurgeEvery = std::chrono::seconds(5);
 
-// The request being handed to Pistache on this thread, for AnswerTurn::Defer.
+// The request being handed to Pistache on this thread, for AnswerTurn::Defer and BatchAnswer.
 struct Handing {
   GuardedRouterHandler* guard;
   size_t connection;
+  std::string* outbox;
   bool deferred = false;
 };
 thread_local Handing* handing = nullptr;
@@ -52,6 +55,12 @@ AnswerTurn AnswerTurn::Defer() {
   return turn;
 }
 
+bool BatchAnswer(const Pistache::Tcp::Peer& peer, std::string& answer) {
+  if (handing == nullptr || handing->connection != peer.getID()) return false;
+  handing->outbox->append(answer);
+  return true;
+}
+
 void AnswerTurn::Done() const {
   if (guard_ != nullptr) guard_->AnswerSent(connection_);
 }
@@ -62,7 +71,9 @@ GuardedRouterHandler::GuardedRouterHandler(std::shared_ptr<Pistache::Rest::Route
       router_(std::move(routes)),
       limits_(std::move(limits)),
       metrics_(metrics),
-      inner_(std::make_shared<Pistache::Rest::Private::RouterHandler>(router_)) {}
+      inner_(std::make_shared<Pistache::Rest::Private::RouterHandler>(router_)) {
+  limits_.framing.check_fields = &FieldsPistacheRefuses;
+}
 
 std::shared_ptr<Pistache::Tcp::Handler> GuardedRouterHandler::clone() const {
   auto copy = std::make_shared<GuardedRouterHandler>(*this);  // Pistache's settings with it
@@ -187,6 +198,7 @@ void GuardedRouterHandler::onInput(const char* buffer, size_t len, const PeerPtr
     RequestFramer::Step step = c.framer.Next(buffer + i, len - i, limits_.framing);
     if (step.refusal) {
       if (c.waiting.empty() && MayHand(c)) {
+        Flush(c, peer);
         SendAndClose(peer, *step.refusal, c.framer.request());
         c.closing = true;
         c.close_reason = CloseReason::kRefused;
@@ -202,6 +214,7 @@ void GuardedRouterHandler::onInput(const char* buffer, size_t len, const PeerPtr
     Take(c, peer, buffer + i, step.used, step.request_done);
     i += step.used;
   }
+  Flush(c, peer);
   if (c.waiting_bytes > kDropAbove) {  // reads that happened before a pause took hold
     c.closing = true;
     c.close_reason = CloseReason::kSlowReader;
@@ -240,8 +253,11 @@ void GuardedRouterHandler::Take(Connection& c, const PeerPtr& peer, const char* 
 
 void GuardedRouterHandler::Hand(Connection& c, const PeerPtr& peer, const char* p, size_t n,
                                 bool ends_request, bool send_continue, bool keep_alive) {
-  if (send_continue) SendContinue(peer);
-  Handing now{this, peer->getID()};
+  if (send_continue) {
+    Flush(c, peer);
+    SendContinue(peer);
+  }
+  Handing now{this, peer->getID(), &c.outbox};
   Handing* const outer = std::exchange(handing, &now);
   inner_.get()->*Get(TransportMember{}) = transport();
   static_cast<Pistache::Tcp::Handler*>(inner_.get())->onInput(p, n, peer);
@@ -253,9 +269,22 @@ void GuardedRouterHandler::Hand(Connection& c, const PeerPtr& peer, const char* 
     c.answer_deferred = true;
     c.close_after_answer = !keep_alive;
   } else if (!keep_alive) {
+    Flush(c, peer);
     CloseAfterAnswers(c, peer, CloseReason::kRequested);
   } else if (c.unconfirmed >= kMarkEvery && !c.mark_queued) {
+    Flush(c, peer);
     SendMark(c, peer);
+  }
+}
+
+void GuardedRouterHandler::Flush(Connection& c, const PeerPtr& peer) {
+  if (c.outbox.empty()) return;
+  std::string out = std::exchange(c.outbox, std::string());
+  const size_t size = out.size();
+  try {
+    peer->send(Pistache::RawBuffer(std::move(out), size))
+        .then([](ssize_t) {}, Pistache::Async::IgnoreException);
+  } catch (const std::exception&) {
   }
 }
 
@@ -266,6 +295,7 @@ void GuardedRouterHandler::Pump(Connection& c, const PeerPtr& peer) {
     c.waiting.pop_front();
     c.waiting_bytes -= piece.bytes.size() + kPieceCost;
     if (piece.refused) {
+      Flush(c, peer);
       SendAndClose(peer, piece.refused->refusal, piece.refused->head);
       c.closing = true;
       c.close_reason = CloseReason::kRefused;
@@ -275,6 +305,7 @@ void GuardedRouterHandler::Pump(Connection& c, const PeerPtr& peer) {
     Hand(c, peer, piece.bytes.data(), piece.bytes.size(), piece.ends_request, piece.send_continue,
          piece.keep_alive);
   }
+  Flush(c, peer);
   if (!c.closing) AdjustReading(c, peer);
 }
 
@@ -290,7 +321,7 @@ void GuardedRouterHandler::AnswerSent(size_t id) {
     return;
   }
   if (c.unconfirmed >= kMarkEvery && !c.mark_queued) SendMark(c, peer);
-  Pump(c, peer);
+  Pump(c, peer);  // ends with a Flush
 }
 
 // ---- writes, reading and closing ---------------------------------------------------------

@@ -65,6 +65,11 @@ class AnswerTurn {
   size_t connection_ = 0;
 };
 
+// Reactor thread: if the guard is handing Pistache a request of `peer` right now, takes the
+// whole answer to it, to be written together with the answers to the requests handed with it
+// (one send when the guard's turn ends, in request order); false otherwise (the caller sends).
+bool BatchAnswer(const Pistache::Tcp::Peer& peer, std::string& answer);
+
 class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
  public:
   GuardedRouterHandler(std::shared_ptr<Pistache::Rest::Router> routes, GuardLimits limits,
@@ -93,6 +98,7 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   using Clock = std::chrono::steady_clock;
   using PeerPtr = std::shared_ptr<Pistache::Tcp::Peer>;
   friend class AnswerTurn;
+  friend bool BatchAnswer(const Pistache::Tcp::Peer& peer, std::string& answer);
 
   // Bytes of a request read while an earlier one is still owed its answer.
   struct Piece {
@@ -125,6 +131,7 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
     uint32_t unconfirmed = 0;
     bool mark_queued = false;
     bool paused = false;  // as far as we know, the reactor is not reading it
+    std::string outbox;   // answers batched while handing requests (BatchAnswer), not yet sent
     Clock::time_point last_input;
     std::list<size_t>::iterator recency;  // its place in recency_
   };
@@ -137,6 +144,8 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   void Hand(Connection& c, const PeerPtr& peer, const char* p, size_t n, bool ends_request,
             bool send_continue, bool keep_alive);
   void Pump(Connection& c, const PeerPtr& peer);
+  // Sends the batched answers; before anything else is sent on the connection.
+  void Flush(Connection& c, const PeerPtr& peer);
   void AnswerSent(size_t id);
   void SendMark(Connection& c, const PeerPtr& peer);
   void MarkWritten(size_t id);

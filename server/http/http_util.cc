@@ -3,9 +3,9 @@
 #include <pistache/peer.h>
 
 #include <charconv>
-#include <sstream>
 
 #include "server/http/errors.h"
+#include "server/http/guard.h"
 #include "server/http/json_out.h"
 
 namespace orderlog::http {
@@ -16,66 +16,59 @@ RequestContext MakeContext(const Http::Request& req, RouteId route) {
   RequestContext ctx;
   ctx.route = route;
   ctx.method = Http::methodString(req.method());
-  ctx.keep_alive =
-      req.version() == Http::Version::Http11 && !req.headers().tryGet<Http::Header::Connection>();
+  // The guard keeps or closes the connection by the same rule (RequestHead::keep_alive). Pistache
+  // keeps only the first of repeated fields; the guard has refused none of them here.
+  const auto connection = req.headers().tryGetRaw("Connection");
+  ctx.keep_alive_answer = KeepsAlive(req.version() == Http::Version::Http10,
+                                     connection ? connection->value() : std::string());
   ctx.head = req.method() == Http::Method::Head;
   ctx.http10 = req.version() == Http::Version::Http10;
   return ctx;
 }
 
-namespace {
-
-// A HEAD answer: the GET answer's status line and headers, its Content-Length included, and no
-// body. Pistache's ResponseWriter cannot leave the body out (it writes Content-Length from what
-// it sends), so the head is written here, as putOnWire writes it, and sent on the peer.
-void SendHeadOnly(Http::ResponseWriter& rw, const RequestContext& ctx, int code, size_t length,
-                  const Http::Mime::MediaType& mime) {
-  const auto status = static_cast<Http::Code>(code);
-  std::string head = std::string(ctx.http10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(code) +
-                     " " + Http::codeString(status) + "\r\n";
-  std::ostringstream value;
-  for (const auto& h : rw.headers().list()) {
-    value.str("");
-    h->write(value);
-    head += std::string(h->name()) + ": " + value.str() + "\r\n";
-  }
-  head += "Content-Type: " + mime.toString() + "\r\nContent-Length: " + std::to_string(length) +
-          "\r\n\r\n";
-  const auto peer = rw.peer();  // throws if the client has gone, as send() does
-  peer->setIdle(true);          // what send() does: the request is answered
-  const size_t size = head.size();
-  peer->send(Pistache::RawBuffer(std::move(head), size))
-      .then([](ssize_t) {}, Pistache::Async::IgnoreException);
+// The whole answer, laid out as Pistache's ResponseWriter lays it out (status line, Connection,
+// the answer's own headers, Content-Type, Content-Length, body) but written here: a HEAD answer
+// needs its GET's Content-Length without the body, which the writer cannot do, and answers to
+// pipelined requests are sent together (guard.h, BatchAnswer), one write for the lot instead of
+// Pistache's queue entry, epoll change and send per answer.
+std::string SerializeAnswer(const RequestContext& ctx, int code, const std::string& body,
+                            const ReplyHeaders& h, const char* content_type) {
+  std::string out;
+  out.reserve(192 + (ctx.head ? 0 : body.size()));
+  out += ctx.http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(code);
+  out += ' ';
+  out += Http::codeString(static_cast<Http::Code>(code));
+  out += "\r\nConnection: ";
+  out += ctx.keep_alive_answer ? "Keep-Alive" : "Close";
+  if (h.etag) out += "\r\nETag: \"" + *h.etag + "\"";
+  if (h.location) out += "\r\nLocation: " + *h.location;
+  if (h.total_count) out += "\r\nX-Total-Count: " + std::to_string(*h.total_count);
+  if (h.allow) out += "\r\nAllow: " + *h.allow;
+  if (h.www_authenticate) out += "\r\nWWW-Authenticate: Bearer";
+  out += "\r\nContent-Type: ";
+  out += content_type != nullptr ? content_type : "application/json";
+  out += "\r\nContent-Length: ";
+  out += std::to_string(body.size());
+  out += "\r\n\r\n";
+  if (!ctx.head) out += body;  // a HEAD answer has the length and no body (RFC 9110 §9.3.2)
+  return out;
 }
-
-}  // namespace
 
 void Reply(Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics, int code,
            const std::string& body, const ReplyHeaders& h, const char* content_type) {
-  auto& headers = rw.headers();
-  if (ctx.keep_alive) {  // Pistache would say "Connection: Close" and keep the socket open
-    headers.remove<Http::Header::Connection>();
-    headers.add<Http::Header::Connection>(Http::ConnectionControl::KeepAlive);
-  }
-  if (h.etag) headers.add<ETagHeader>("\"" + *h.etag + "\"");
-  if (h.location) headers.add<Http::Header::Location>(*h.location);
-  if (h.total_count) headers.add<TotalCountHeader>(std::to_string(*h.total_count));
-  if (h.allow) headers.add<AllowHeader>(*h.allow);
-  if (h.www_authenticate) headers.add<WwwAuthenticateHeader>("Bearer");
-  const auto mime = content_type != nullptr ? Http::Mime::MediaType::fromString(content_type)
-                                            : Http::Mime::MediaType(Http::Mime::Type::Application,
-                                                                    Http::Mime::Subtype::Json);
+  std::string answer = SerializeAnswer(ctx, code, body, h, content_type);
   // Counted before the send: a client that has its answer may ask /metrics at once.
   metrics.CountRequest(ctx.route, ctx.method, code, std::chrono::steady_clock::now() - ctx.start);
-  // A client that has gone makes Pistache throw from send() (synchronously, "Write failed"), or
-  // reject its promise later: neither may escape into the reactor.
+  // A client that has gone makes rw.peer() throw, or the send's promise reject later: neither
+  // may escape into the reactor.
   try {
-    if (ctx.head) {
-      SendHeadOnly(rw, ctx, code, body.size(), mime);
-    } else {
-      rw.send(static_cast<Http::Code>(code), body, mime)
-          .then([](ssize_t) {}, Pistache::Async::IgnoreException);
-    }
+    const std::shared_ptr<Pistache::Tcp::Peer> peer = rw.peer();
+    peer->setIdle(true);  // what the writer's send does: the request is answered
+    if (BatchAnswer(*peer, answer)) return;
+    const size_t size = answer.size();
+    peer->send(Pistache::RawBuffer(std::move(answer), size))
+        .then([](ssize_t) {}, Pistache::Async::IgnoreException);
   } catch (const std::exception&) {
   }
 }

@@ -40,8 +40,8 @@ ORDERLOG_HEADER(AllowHeader, "Allow")
 struct RequestContext {
   RouteId route = RouteId::kUnmatched;
   std::string method;
-  bool keep_alive = false;  // HTTP/1.1 without a Connection header: say keep-alive
-  bool head = false;        // a HEAD request: every answer goes without its body
+  bool keep_alive_answer = false;  // the answer says Connection: Keep-Alive (else Close)
+  bool head = false;               // a HEAD request: every answer goes without its body
   bool http10 = false;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };

@@ -38,9 +38,16 @@ RequestFramer::Step RequestFramer::Next(const char* p, size_t n, const FramingLi
     switch (state_) {
       case State::kHead: {
         const size_t before = head_.size();
-        if (before == 0) request_ = RequestHead{};  // a new request: nothing known of it yet
-        head_.append(p + i, n - i);
-        const size_t end = HeadEnd(head_, before >= 2 ? before - 2 : 0);
+        size_t end;
+        if (before == 0) {  // a new request: nothing known of it yet
+          request_ = RequestHead{};
+          // Only the head is copied: pipelined requests behind it in this read are not.
+          end = HeadEnd(std::string_view(p + i, n - i));
+          head_.assign(p + i, end == std::string::npos ? n - i : end);
+        } else {
+          head_.append(p + i, n - i);
+          end = HeadEnd(head_, before >= 2 ? before - 2 : 0);
+        }
         if (end == std::string::npos) {
           // Refused as soon as the head so far breaks a limit, with the answer the whole head
           // would get (ParseRequestHead's), however the bytes were split into reads.
@@ -131,9 +138,9 @@ RequestFramer::Step RequestFramer::Next(const char* p, size_t n, const FramingLi
 
 std::optional<Refusal> RequestFramer::OnHead(const FramingLimits& limits) {
   send_continue_ = false;
-  if (auto error = ParseRequestHead(head_, limits.head, &request_)) {
-    return Refuse(error->code, error->reason, error->detail, limits);
-  }
+  auto error = ParseRequestHead(head_, limits.head, &request_);
+  if (!error && limits.check_fields != nullptr) error = limits.check_fields(head_);
+  if (error) return Refuse(error->code, error->reason, error->detail, limits);
   const RequestHead& head = request_;
   if (head.content_length && *head.content_length > limits.max_body) {
     return Refuse(413, "Payload Too Large",

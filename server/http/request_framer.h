@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "server/http/request_head.h"
@@ -27,6 +28,8 @@ struct FramingLimits {
   size_t max_body = 64 * 1024;
   HeadLimits head;         // request line and header section
   std::string auth_token;  // empty: no token required
+  // A further check of a head the strict rules accept (the guard's: pistache_fields.h).
+  std::optional<HeadError> (*check_fields)(std::string_view head) = nullptr;
 };
 
 struct Refusal {

@@ -48,6 +48,19 @@ HeadError BadRequest(std::string detail) {
 
 }  // namespace
 
+bool KeepsAlive(bool http10, std::string_view connection) {
+  bool close = false;
+  bool keep_alive = false;
+  for (std::string_view rest = connection; !rest.empty();) {
+    const size_t comma = std::min(rest.find(','), rest.size());
+    const std::string_view option = TrimOws(rest.substr(0, comma));
+    close = close || IEquals(option, "close");
+    keep_alive = keep_alive || IEquals(option, "keep-alive");
+    rest.remove_prefix(std::min(comma + 1, rest.size()));
+  }
+  return !close && (!http10 || keep_alive);
+}
+
 size_t HeadEnd(std::string_view bytes, size_t from) {
   for (size_t i = bytes.find('\n', from); i != std::string_view::npos;
        i = bytes.find('\n', i + 1)) {
@@ -97,8 +110,7 @@ std::optional<HeadError> ParseRequestHead(std::string_view head, const HeadLimit
     return HeadError{405, "Method Not Allowed", "Method Not Allowed"};
   }
 
-  bool close = false;
-  bool keep_alive = false;
+  std::string connection;
   int hosts = 0;
   bool other_expectation = false;
   size_t pos = line_end + 1;
@@ -134,18 +146,13 @@ std::optional<HeadError> ParseRequestHead(std::string_view head, const HeadLimit
         other_expectation = true;
       }
     } else if (IEquals(name, "Connection")) {
-      for (std::string_view rest = value; !rest.empty();) {
-        const size_t comma = std::min(rest.find(','), rest.size());
-        const std::string_view option = TrimOws(rest.substr(0, comma));
-        close = close || IEquals(option, "close");
-        keep_alive = keep_alive || IEquals(option, "keep-alive");
-        rest.remove_prefix(std::min(comma + 1, rest.size()));
-      }
+      if (!connection.empty()) connection += ',';
+      connection += value;
     } else if (IEquals(name, "Authorization") && out->authorization.empty()) {
       out->authorization = std::string(value);
     }
   }
-  out->keep_alive = !close && (!out->http10 || keep_alive);
+  out->keep_alive = KeepsAlive(out->http10, connection);
   if (out->chunked && out->content_length) {
     return BadRequest("Both Content-Length and Transfer-Encoding");
   }

@@ -45,6 +45,10 @@ struct HeadError {
   std::string detail;  // for the JSON body
 };
 
+// Whether the connection stays open after the answer, given the request's version and its
+// Connection field values (joined with commas; empty if none): RFC 9112 §9.3.
+bool KeepsAlive(bool http10, std::string_view connection);
+
 // Offset just past the empty line that ends a head in bytes[0..), searching from `from` (a
 // caller that appends reads passes where the last search stopped, less 3); npos while the head
 // is incomplete. An empty line ended by a bare LF ends a head too, so that the parse can refuse

@@ -402,11 +402,13 @@ TEST(InspectLive, WorksBesideARunningServerAndTailFollows) {
   for (int round = 0; round < 3; ++round) {
     ToolRun v = RunTool({"verify", data}, dir);
     EXPECT_EQ(v.code, 0) << v.out << v.err;
-    EXPECT_EQ(RunTool({"segments", data}, dir).code, 0);
+    ToolRun segments = RunTool({"segments", data}, dir);
+    EXPECT_EQ(segments.code, 0) << segments.out << segments.err;
     ToolRun d = RunTool({"dump", data, "--limit", "100"}, dir);
     EXPECT_EQ(d.code, 0) << d.err;
     EXPECT_EQ(CountLines(d.out), 100u);
-    EXPECT_EQ(RunTool({"stats", data}, dir).code, 0);
+    ToolRun stats = RunTool({"stats", data}, dir);
+    EXPECT_EQ(stats.code, 0) << stats.out << stats.err;
   }
   stop = true;
   for (auto& w : writers) w.join();
