@@ -426,8 +426,9 @@ class SegmentChecker {
         XXH3_64bits_reset(state);
         SegmentHashUpdate(state, header.data(), header.size());
       }
-      const bool whole = ScanRecords(file, path, f::kSegmentHeaderSize, end, is_last && !footer,
-                                     state, expect, on_record, [&] { FlushBatch(path, base); });
+      const bool whole =
+          ScanRecords(file, path, base, f::kSegmentHeaderSize, end, is_last && !footer, state,
+                      expect, on_record, [&] { FlushBatch(path, base); });
       if (opt_.records && footer) {
         const uint64_t h = hash && whole ? XXH3_64bits_digest(state) : HashPrefix(*file, end);
         if (h != footer->segment_checksum) {
@@ -513,9 +514,9 @@ class SegmentChecker {
   // Reads records in [start, end), resyncing after damage on the next valid record. True when
   // every byte of the range was read once, in order, by one reader (so `hash` covers it).
   template <typename OnRecord, typename Flush>
-  bool ScanRecords(const std::shared_ptr<File>& file, const std::string& path, uint64_t start,
-                   uint64_t end, bool active, XXH3_state_t* hash, const Position& expect,
-                   OnRecord&& on_record, Flush&& flush) {
+  bool ScanRecords(const std::shared_ptr<File>& file, const std::string& path, Position base,
+                   uint64_t start, uint64_t end, bool active, XXH3_state_t* hash,
+                   const Position& expect, OnRecord&& on_record, Flush&& flush) {
     int regrow = 0;
     int rewritten = 0;
     for (bool first = true;; first = false) {
@@ -559,6 +560,12 @@ class SegmentChecker {
       if (active) {
         if (found.ok() && found->zeros) return false;  // unwritten space, not a torn tail
         // The end of the active segment. A server may be writing it right now: look again.
+        // Or it has rolled over since the frame was read: the footer now starts where the
+        // records end, and this segment's records end here.
+        SegmentFrame now;
+        if (ReadSegmentFrame(*file, base, &now).ok() && now.footer && now.records_end() == bad) {
+          return false;
+        }
         if (regrow < 3) {
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
           auto size = file->Size();
