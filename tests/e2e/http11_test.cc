@@ -23,6 +23,20 @@
 namespace orderlog::testing {
 namespace {
 
+// The tests that run the server out of descriptors on purpose do not run in the ASan+UBSan build:
+// that runtime needs descriptors of its own while the server has none (UBSan's vptr check opens a
+// pipe to learn whether memory is readable, and reports valid objects as invalid when it cannot;
+// reports are symbolized from files), and ASan's slowdown lets a connection flood outrun the
+// server's closing. They run in the release and TSan builds.
+#if defined(__SANITIZE_ADDRESS__)
+#define ORDERLOG_SKIP_IF_DESCRIPTOR_STARVED_SANITIZER() \
+  GTEST_SKIP() << "ASan/UBSan runtime needs descriptors the test takes away"
+#else
+#define ORDERLOG_SKIP_IF_DESCRIPTOR_STARVED_SANITIZER() \
+  do {                                                  \
+  } while (false)
+#endif
+
 // A POST /orders/ with a valid body whose head carries `fields` (each with its own line ending).
 std::string PostWith(const std::string& fields) {
   const std::string body = OrderBody();
@@ -231,6 +245,7 @@ int Connect(uint16_t port) {
 // new client's GET /health is answered within 100 ms (the connection quiet the longest makes
 // room for it), and afterwards the server closes the idle and half-sent ones by itself.
 TEST_F(E2eTest, SlowlorisConnectionsDoNotKeepANewClientOut) {
+  ORDERLOG_SKIP_IF_DESCRIPTOR_STARVED_SANITIZER();
   client_.reset();
   ASSERT_EQ(server_->Terminate(), 0);
   server_ = std::make_unique<ServerProcess>(
@@ -315,6 +330,7 @@ long CpuTicks(pid_t pid) {
 // spare descriptor and closed, and the accept thread does not spin (Pistache alone would poll the
 // still-pending connection again at once, for as long as descriptors are short).
 TEST_F(E2eTest, WithNoDescriptorLeftANewConnectionIs503AndTheServerDoesNotSpin) {
+  ORDERLOG_SKIP_IF_DESCRIPTOR_STARVED_SANITIZER();
   ASSERT_EQ(client_->Request("GET", "/health").status, 200);  // its connection is open
   const pid_t pid = server_->pid();
   rlimit old{};
