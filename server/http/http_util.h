@@ -1,10 +1,9 @@
-// Small helpers shared by the handlers: response headers Pistache 0.0.5 cannot send otherwise
-// (addRaw headers are dropped on responses), the reply path that counts every response in the
-// metrics, and query-parameter parsing.
+// Small helpers shared by the handlers: the one layout of every answer (Pistache 0.0.5's
+// writer cannot send a HEAD answer or custom headers: addRaw headers are dropped), the reply path
+// that counts every response in the metrics, and query-parameter parsing.
 #pragma once
 
 #include <pistache/http.h>
-#include <pistache/http_headers.h>
 
 #include <chrono>
 #include <optional>
@@ -15,26 +14,6 @@
 #include "server/http/routes.h"
 
 namespace orderlog::http {
-
-// A response header with a fixed name and a string value.
-#define ORDERLOG_HEADER(Class, Name)                          \
-  class Class : public Pistache::Http::Header::Header {       \
-   public:                                                    \
-    NAME(Name)                                                \
-    Class() = default;                                        \
-    explicit Class(std::string v) : v_(std::move(v)) {}       \
-    void parse(const std::string& s) override { v_ = s; }     \
-    void write(std::ostream& os) const override { os << v_; } \
-                                                              \
-   private:                                                   \
-    std::string v_;                                           \
-  };
-
-ORDERLOG_HEADER(ETagHeader, "ETag")
-ORDERLOG_HEADER(TotalCountHeader, "X-Total-Count")
-ORDERLOG_HEADER(WwwAuthenticateHeader, "WWW-Authenticate")
-ORDERLOG_HEADER(AllowHeader, "Allow")
-#undef ORDERLOG_HEADER
 
 // What a handler knows about the request it answers, kept past the Request's lifetime.
 struct RequestContext {
