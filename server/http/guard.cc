@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "server/http/http_util.h"
 #include "server/http/json_out.h"
 #include "server/http/pistache_fields.h"
 
@@ -112,9 +113,7 @@ void GuardedRouterHandler::onConnection(const PeerPtr& peer) {
   const size_t open = metrics_ != nullptr ? metrics_->ConnectionOpened() : connections_.size();
   if (open > limits_.max_connections && !Evict(now)) {  // the open ones keep being served
     if (metrics_ != nullptr) metrics_->ConnectionRefused();
-    SendAndClose(peer, Refusal{503, "Service Unavailable", "Too many connections", ""}, {});
-    c.closing = true;
-    c.close_reason = CloseReason::kOverCapacity;
+    Refuse(c, peer, Refusal{503, "Too many connections", ""}, {}, CloseReason::kOverCapacity);
   }
 }
 
@@ -128,8 +127,7 @@ bool GuardedRouterHandler::Evict(Clock::time_point now) {
     if (c.closing || c.answer_deferred || !c.waiting.empty()) continue;
     const PeerPtr peer = c.peer.lock();
     if (!peer) continue;
-    c.closing = true;
-    c.close_reason = CloseReason::kEvicted;
+    StopReading(c, CloseReason::kEvicted);
     ::shutdown(peer->fd(), SHUT_RDWR);
     return true;
   }
@@ -198,10 +196,7 @@ void GuardedRouterHandler::onInput(const char* buffer, size_t len, const PeerPtr
     RequestFramer::Step step = c.framer.Next(buffer + i, len - i, limits_.framing);
     if (step.refusal) {
       if (c.waiting.empty() && MayHand(c)) {
-        Flush(c, peer);
-        SendAndClose(peer, *step.refusal, c.framer.request());
-        c.closing = true;
-        c.close_reason = CloseReason::kRefused;
+        Refuse(c, peer, *step.refusal, c.framer.request(), CloseReason::kRefused);
       } else {  // answered in its turn
         Piece& piece = c.waiting.emplace_back();
         piece.refused = std::make_shared<const Piece::Refused>(
@@ -216,10 +211,7 @@ void GuardedRouterHandler::onInput(const char* buffer, size_t len, const PeerPtr
   }
   Flush(c, peer);
   if (c.waiting_bytes > kDropAbove) {  // reads that happened before a pause took hold
-    c.closing = true;
-    c.close_reason = CloseReason::kSlowReader;
-    c.waiting.clear();
-    c.waiting_bytes = 0;
+    StopReading(c, CloseReason::kSlowReader);
     // Aborted, not shut down: Pistache reads a connection until the socket is empty, and a
     // shut-down socket still takes in what a client keeps sending. connect(AF_UNSPEC) dissolves
     // the connection (the client gets a reset), so the next read fails and Pistache drops it.
@@ -253,10 +245,9 @@ void GuardedRouterHandler::Take(Connection& c, const PeerPtr& peer, const char* 
 
 void GuardedRouterHandler::Hand(Connection& c, const PeerPtr& peer, const char* p, size_t n,
                                 bool ends_request, bool send_continue, bool keep_alive) {
-  if (send_continue) {
-    Flush(c, peer);
-    SendContinue(peer);
-  }
+  // Expect: 100-continue, and nothing refused the request: the interim answer goes out with the
+  // answers before it, at the end of this turn, and the client sends the body.
+  if (send_continue) c.outbox += "HTTP/1.1 100 Continue\r\n\r\n";
   Handing now{this, peer->getID(), &c.outbox};
   Handing* const outer = std::exchange(handing, &now);
   inner_.get()->*Get(TransportMember{}) = transport();
@@ -269,7 +260,6 @@ void GuardedRouterHandler::Hand(Connection& c, const PeerPtr& peer, const char* 
     c.answer_deferred = true;
     c.close_after_answer = !keep_alive;
   } else if (!keep_alive) {
-    Flush(c, peer);
     CloseAfterAnswers(c, peer, CloseReason::kRequested);
   } else if (c.unconfirmed >= kMarkEvery && !c.mark_queued) {
     Flush(c, peer);
@@ -295,11 +285,7 @@ void GuardedRouterHandler::Pump(Connection& c, const PeerPtr& peer) {
     c.waiting.pop_front();
     c.waiting_bytes -= piece.bytes.size() + kPieceCost;
     if (piece.refused) {
-      Flush(c, peer);
-      SendAndClose(peer, piece.refused->refusal, piece.refused->head);
-      c.closing = true;
-      c.close_reason = CloseReason::kRefused;
-      c.waiting.clear();
+      Refuse(c, peer, piece.refused->refusal, piece.refused->head, CloseReason::kRefused);
       return;
     }
     Hand(c, peer, piece.bytes.data(), piece.bytes.size(), piece.ends_request, piece.send_continue,
@@ -369,55 +355,48 @@ void GuardedRouterHandler::AdjustReading(Connection& c, const PeerPtr& peer) {
 // sees the close, and closes too (Pistache then disconnects the peer).
 void GuardedRouterHandler::CloseAfterAnswers(Connection& c, const PeerPtr& peer,
                                              CloseReason reason) {
-  c.closing = true;
-  c.close_reason = reason;
-  c.waiting.clear();
-  c.waiting_bytes = 0;
-  std::weak_ptr<Pistache::Tcp::Peer> weak = peer;
-  auto close = [weak] {
-    if (auto p = weak.lock()) ::shutdown(p->fd(), SHUT_WR);
-  };
-  peer->send(Pistache::RawBuffer(std::string(), 0))
-      .then([close](ssize_t) { close(); }, [close](std::exception_ptr) { close(); });
+  Flush(c, peer);
+  StopReading(c, reason);
+  SendThenShut(peer, std::string(), SHUT_WR);
 }
 
-void GuardedRouterHandler::SendContinue(const PeerPtr& peer) {
-  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-  try {
-    peer->send(Pistache::RawBuffer(std::string(kContinue), kContinue.size()))
-        .then([](ssize_t) {}, [](std::exception_ptr) {});
-  } catch (const std::exception&) {
-    // The client has gone; the request's own answer meets the same fate.
-  }
-}
-
-void GuardedRouterHandler::SendAndClose(const PeerPtr& peer, const Refusal& r,
-                                        const RequestHead& head) {
-  const std::string body = ErrorJson(r.detail);
-  std::string resp =
-      "HTTP/1.1 " + std::to_string(r.code) + " " + r.reason +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n";
-  if (!r.allow.empty()) resp += "Allow: " + r.allow + "\r\n";
-  if (r.code == 401) resp += "WWW-Authenticate: Bearer\r\n";
-  resp += "\r\n";
-  if (head.method != "HEAD") resp += body;  // a HEAD answer has no body, only its length
+// The refusal goes out after the answers before it, then both directions are shut: the rest of
+// the refused request is never read.
+void GuardedRouterHandler::Refuse(Connection& c, const PeerPtr& peer, const Refusal& r,
+                                  const RequestHead& head, CloseReason reason) {
+  Flush(c, peer);
+  StopReading(c, reason);
+  RequestContext ctx;  // closing, whatever the request asked; a HEAD answer has no body
+  ctx.head = head.method == "HEAD";
+  ReplyHeaders headers;
+  if (!r.allow.empty()) headers.allow = r.allow;
+  headers.www_authenticate = r.code == 401;
   if (metrics_ != nullptr) {
     metrics_->CountRequest(Classify(head.method, head.path).route,
                            head.method.empty() ? "?" : head.method, r.code,
                            std::chrono::nanoseconds(0));
   }
-  // Close once the answer is written: the rest of the refused request is never read.
+  SendThenShut(peer, SerializeAnswer(ctx, r.code, ErrorJson(r.detail), headers), SHUT_RDWR);
+}
+
+void GuardedRouterHandler::StopReading(Connection& c, CloseReason reason) {
+  c.closing = true;
+  c.close_reason = reason;
+  c.waiting.clear();
+  c.waiting_bytes = 0;
+}
+
+void GuardedRouterHandler::SendThenShut(const PeerPtr& peer, std::string bytes, int how) {
   std::weak_ptr<Pistache::Tcp::Peer> weak = peer;
-  auto close = [weak] {
-    if (auto p = weak.lock()) ::shutdown(p->fd(), SHUT_RDWR);
+  auto shut = [weak, how] {
+    if (auto p = weak.lock()) ::shutdown(p->fd(), how);
   };
-  const size_t size = resp.size();
+  const size_t size = bytes.size();
   try {
-    peer->send(Pistache::RawBuffer(std::move(resp), size))
-        .then([close](ssize_t) { close(); }, [close](std::exception_ptr) { close(); });
+    peer->send(Pistache::RawBuffer(std::move(bytes), size))
+        .then([shut](ssize_t) { shut(); }, [shut](std::exception_ptr) { shut(); });
   } catch (const std::exception&) {
-    close();
+    shut();
   }
 }
 

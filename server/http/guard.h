@@ -151,13 +151,16 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   void MarkWritten(size_t id);
   void AdjustReading(Connection& c, const PeerPtr& peer);
   void CloseAfterAnswers(Connection& c, const PeerPtr& peer, CloseReason reason);
+  void Refuse(Connection& c, const PeerPtr& peer, const Refusal& r, const RequestHead& head,
+              CloseReason reason);
+  // Nothing more of the connection is read or handed; its waiting requests are dropped.
+  void StopReading(Connection& c, CloseReason reason);
+  // Sends `bytes` after what is queued, then shuts the socket (`how`: SHUT_WR or SHUT_RDWR).
+  void SendThenShut(const PeerPtr& peer, std::string bytes, int how);
   bool Evict(Clock::time_point now);
   // Forgets connections whose peers Pistache has dropped without onDisconnection.
   void Purge(Clock::time_point now);
   void Forget(std::unordered_map<size_t, Connection>::iterator it, CloseReason reason);
-
-  void SendAndClose(const PeerPtr& peer, const Refusal& r, const RequestHead& head);
-  void SendContinue(const PeerPtr& peer);
 
   std::shared_ptr<Pistache::Rest::Router> router_;
   GuardLimits limits_;

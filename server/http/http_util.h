@@ -45,6 +45,12 @@ struct PreparedReply {
 // The JSON error answer for a failed status (errors.h decides the code).
 PreparedReply ErrorReply(const Status& status);
 
+// The whole answer as bytes: status line (the reason phrase from the code), Connection, the
+// headers, Content-Type (JSON unless content_type says otherwise), Content-Length, and the body
+// unless ctx.head. Every answer of the server is laid out here.
+std::string SerializeAnswer(const RequestContext& ctx, int code, const std::string& body,
+                            const ReplyHeaders& headers = {}, const char* content_type = nullptr);
+
 // Sends a JSON body (or, with content_type, another kind) and counts the response.
 // Reactor thread only, like every use of a ResponseWriter.
 void Reply(Pistache::Http::ResponseWriter& rw, const RequestContext& ctx, Metrics& metrics,

@@ -28,7 +28,7 @@ std::optional<HeadError> FieldsPistacheRefuses(std::string_view head) {
         registry.makeHeader(name)->parseRaw(value.data(), value.size());
       }
     } catch (...) {
-      return HeadError{400, "Bad Request", "Malformed " + name + " header"};
+      return HeadError{400, "Malformed " + name + " header"};
     }
   }
   return std::nullopt;

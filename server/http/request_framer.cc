@@ -25,8 +25,8 @@ constexpr size_t kMaxChunkLine = 1024;
 RequestFramer::Step RequestFramer::Next(const char* p, size_t n, const FramingLimits& limits) {
   Step step;
   size_t& i = step.used;
-  auto refuse = [&](int code, std::string reason, std::string detail) {
-    step.refusal = Refuse(code, std::move(reason), std::move(detail), limits);
+  auto refuse = [&](int code, std::string detail) {
+    step.refusal = Refuse(code, std::move(detail), limits);
     return step;
   };
   auto done = [&] {
@@ -54,11 +54,11 @@ RequestFramer::Step RequestFramer::Next(const char* p, size_t n, const FramingLi
           const size_t line_end = head_.find('\n');
           const size_t line = line_end == std::string::npos ? head_.size() : line_end;
           if (line > limits.head.max_request_line + 1) {
-            return refuse(414, "URI Too Long", "Request line too long");
+            return refuse(414, "Request line too long");
           }
           if (line_end != std::string::npos &&
               head_.size() - line_end > limits.head.max_header_section) {
-            return refuse(431, "Request Header Fields Too Large", "Request headers too large");
+            return refuse(431, "Request headers too large");
           }
           i = n;  // the head continues in the next read
           return step;
@@ -86,7 +86,7 @@ RequestFramer::Step RequestFramer::Next(const char* p, size_t n, const FramingLi
         if (c != '\n') {
           if (c != '\r') line_.push_back(c);
           if (line_.size() > kMaxChunkLine) {
-            return refuse(400, "Bad Request", "Malformed chunked body");
+            return refuse(400, "Malformed chunked body");
           }
           break;
         }
@@ -100,12 +100,12 @@ RequestFramer::Step RequestFramer::Next(const char* p, size_t n, const FramingLi
         uint64_t size = 0;
         auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
         if (hex.empty() || ec != std::errc() || ptr != hex.data() + hex.size()) {
-          return refuse(400, "Bad Request", "Malformed chunk size");
+          return refuse(400, "Malformed chunk size");
         }
         line_.clear();
         chunked_total_ += size;
         if (size > limits.max_body || chunked_total_ > limits.max_body) {
-          return refuse(413, "Payload Too Large",
+          return refuse(413,
                         "Request body larger than " + std::to_string(limits.max_body) + " bytes");
         }
         if (size == 0) {
@@ -140,17 +140,17 @@ std::optional<Refusal> RequestFramer::OnHead(const FramingLimits& limits) {
   send_continue_ = false;
   auto error = ParseRequestHead(head_, limits.head, &request_);
   if (!error && limits.check_fields != nullptr) error = limits.check_fields(head_);
-  if (error) return Refuse(error->code, error->reason, error->detail, limits);
+  if (error) return Refuse(error->code, error->detail, limits);
   const RequestHead& head = request_;
   if (head.content_length && *head.content_length > limits.max_body) {
-    return Refuse(413, "Payload Too Large",
-                  "Request body larger than " + std::to_string(limits.max_body) + " bytes", limits);
+    return Refuse(413, "Request body larger than " + std::to_string(limits.max_body) + " bytes",
+                  limits);
   }
   const bool body = head.chunked || (head.content_length && *head.content_length > 0);
   // The route, token and size checks above come first: a refused request's body is never asked
   // for (RFC 9110 §10.1.1).
   if (head.expect_continue && body) {
-    Refusal early = Refuse(0, "", "", limits);
+    Refusal early = Refuse(0, "", limits);
     if (early.code != 0) return early;
     send_continue_ = true;
   }
@@ -167,19 +167,18 @@ std::optional<Refusal> RequestFramer::OnHead(const FramingLimits& limits) {
 }
 
 // The contract's order holds for refused requests too: 404/405, then 401, then the refusal.
-Refusal RequestFramer::Refuse(int code, std::string reason, std::string detail,
-                              const FramingLimits& limits) const {
+Refusal RequestFramer::Refuse(int code, std::string detail, const FramingLimits& limits) const {
   const RequestHead& head = request_;
   if (!head.path.empty()) {  // the request line was understood
     const Classified c = Classify(head.method, head.path);
-    if (c.route == RouteId::kUnmatched) return {404, "Not Found", "Not Found", ""};
-    if (!c.method_allowed) return {405, "Method Not Allowed", "Method Not Allowed", c.allow};
+    if (c.route == RouteId::kUnmatched) return {404, "Not Found", ""};
+    if (!c.method_allowed) return {405, "Method Not Allowed", c.allow};
     if (!limits.auth_token.empty() && c.route != RouteId::kHealth &&
         head.authorization != "Bearer " + limits.auth_token) {
-      return {401, "Unauthorized", "Not authenticated", ""};
+      return {401, "Not authenticated", ""};
     }
   }
-  return {code, std::move(reason), std::move(detail), ""};
+  return {code, std::move(detail), ""};
 }
 
 }  // namespace orderlog::http

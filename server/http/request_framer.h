@@ -34,7 +34,6 @@ struct FramingLimits {
 
 struct Refusal {
   int code;
-  std::string reason;  // the status line's reason phrase
   std::string detail;  // for the JSON body
   std::string allow;   // for a 405
 };
@@ -68,8 +67,7 @@ class RequestFramer {
     kTrailer,
   };
   std::optional<Refusal> OnHead(const FramingLimits& limits);
-  Refusal Refuse(int code, std::string reason, std::string detail,
-                 const FramingLimits& limits) const;
+  Refusal Refuse(int code, std::string detail, const FramingLimits& limits) const;
 
   State state_ = State::kHead;
   std::string head_;        // bytes of the request line and headers so far

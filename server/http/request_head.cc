@@ -43,7 +43,7 @@ bool IsFieldValue(std::string_view s) {
 }
 
 HeadError BadRequest(std::string detail) {
-  return {400, "Bad Request", std::move(detail)};
+  return {400, std::move(detail)};
 }
 
 }  // namespace
@@ -75,10 +75,9 @@ std::optional<HeadError> ParseRequestHead(std::string_view head, const HeadLimit
   *out = RequestHead{};
   const size_t line_end = head.find('\n');
   if (line_end == std::string_view::npos) return BadRequest("Malformed request line");
-  if (line_end > limits.max_request_line + 1)
-    return HeadError{414, "URI Too Long", "Request line too long"};
+  if (line_end > limits.max_request_line + 1) return HeadError{414, "Request line too long"};
   if (head.size() - line_end > limits.max_header_section) {
-    return HeadError{431, "Request Header Fields Too Large", "Request headers too large"};
+    return HeadError{431, "Request headers too large"};
   }
   // Every line ends with CRLF, and a CR is nowhere else.
   for (size_t i = 0; i < head.size(); ++i) {
@@ -107,7 +106,7 @@ std::optional<HeadError> ParseRequestHead(std::string_view head, const HeadLimit
   static constexpr std::string_view kMethods[] = {"OPTIONS", "GET",    "POST",  "HEAD",   "PUT",
                                                   "PATCH",   "DELETE", "TRACE", "CONNECT"};
   if (std::find(std::begin(kMethods), std::end(kMethods), out->method) == std::end(kMethods)) {
-    return HeadError{405, "Method Not Allowed", "Method Not Allowed"};
+    return HeadError{405, "Method Not Allowed"};
   }
 
   std::string connection;
@@ -159,7 +158,7 @@ std::optional<HeadError> ParseRequestHead(std::string_view head, const HeadLimit
   if (!out->http10 && hosts != 1) {
     return BadRequest(hosts == 0 ? "Missing Host header" : "More than one Host header");
   }
-  if (other_expectation) return HeadError{417, "Expectation Failed", "Unsupported expectation"};
+  if (other_expectation) return HeadError{417, "Unsupported expectation"};
   return std::nullopt;
 }
 

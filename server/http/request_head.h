@@ -41,7 +41,6 @@ struct RequestHead {
 
 struct HeadError {
   int code;
-  std::string reason;  // the status line's reason phrase
   std::string detail;  // for the JSON body
 };
 

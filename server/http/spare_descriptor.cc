@@ -9,6 +9,7 @@
 #include <string_view>
 #include <thread>
 
+#include "server/http/http_util.h"
 #include "server/http/json_out.h"
 
 namespace orderlog::http {
@@ -56,10 +57,7 @@ std::shared_ptr<SpareDescriptor> SpareDescriptor::Install(Pistache::Http::Endpoi
 
 SpareDescriptor::SpareDescriptor(const int* listen_fd, Metrics* metrics)
     : listen_fd_(listen_fd), metrics_(metrics), spare_(TakeSpare()) {
-  const std::string body = ErrorJson("Too many connections");
-  refusal_ =
-      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
-      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  refusal_ = SerializeAnswer(RequestContext{}, 503, ErrorJson("Too many connections"));
 }
 
 SpareDescriptor::~SpareDescriptor() {

@@ -66,7 +66,7 @@ TEST_F(E2eTest, MalformedFieldLinesAre400AndCloseAndChangeNothing) {
     const HttpResponse r = c.Raw(bytes);
     EXPECT_EQ(r.status, 400) << what << ": " << r.body;
     EXPECT_TRUE(r.body.find("\"detail\"") != std::string::npos) << what << ": " << r.body;
-    EXPECT_EQ(r.header("connection"), "close") << what;
+    EXPECT_EQ(r.header("connection"), "Close") << what;
     EXPECT_TRUE(c.ServerClosed()) << what;
   }
   EXPECT_EQ(Position(), 0u);  // none of them was appended

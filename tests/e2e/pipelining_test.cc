@@ -93,7 +93,7 @@ TEST_F(E2eTest, ARefusedRequestInABatchIsAnsweredInItsTurnAndNothingAfterItRuns)
   EXPECT_EQ(Json(health.body)["position"].GetUint64(), 1u);
   const HttpResponse refused = c.ReadResponse();
   EXPECT_EQ(refused.status, 400);
-  EXPECT_EQ(refused.header("connection"), "close");
+  EXPECT_EQ(refused.header("connection"), "Close");
   EXPECT_TRUE(c.ServerClosed());
   EXPECT_EQ(Position(), 1u);
 }
