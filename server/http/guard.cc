@@ -40,6 +40,7 @@ struct Handing {
   GuardedRouterHandler* guard;
   size_t connection;
   std::string* outbox;
+  bool keep_alive;
   bool deferred = false;
 };
 thread_local Handing* handing = nullptr;
@@ -60,6 +61,11 @@ bool BatchAnswer(const Pistache::Tcp::Peer& peer, std::string& answer) {
   if (handing == nullptr || handing->connection != peer.getID()) return false;
   handing->outbox->append(answer);
   return true;
+}
+
+std::optional<bool> HandedKeepsAlive() {
+  if (handing == nullptr) return std::nullopt;
+  return handing->keep_alive;
 }
 
 void AnswerTurn::Done() const {
@@ -248,7 +254,7 @@ void GuardedRouterHandler::Hand(Connection& c, const PeerPtr& peer, const char* 
   // Expect: 100-continue, and nothing refused the request: the interim answer goes out with the
   // answers before it, at the end of this turn, and the client sends the body.
   if (send_continue) c.outbox += "HTTP/1.1 100 Continue\r\n\r\n";
-  Handing now{this, peer->getID(), &c.outbox};
+  Handing now{this, peer->getID(), &c.outbox, keep_alive};
   Handing* const outer = std::exchange(handing, &now);
   inner_.get()->*Get(TransportMember{}) = transport();
   static_cast<Pistache::Tcp::Handler*>(inner_.get())->onInput(p, n, peer);

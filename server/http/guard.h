@@ -70,6 +70,11 @@ class AnswerTurn {
 // (one send when the guard's turn ends, in request order); false otherwise (the caller sends).
 bool BatchAnswer(const Pistache::Tcp::Peer& peer, std::string& answer);
 
+// Reactor thread, inside a handler: whether the connection stays open after the request the
+// guard is handing Pistache, as the guard decided it from every Connection field of the request
+// (Pistache keeps only the first); nullopt outside a guard's hand.
+std::optional<bool> HandedKeepsAlive();
+
 class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
  public:
   GuardedRouterHandler(std::shared_ptr<Pistache::Rest::Router> routes, GuardLimits limits,

@@ -16,11 +16,15 @@ RequestContext MakeContext(const Http::Request& req, RouteId route) {
   RequestContext ctx;
   ctx.route = route;
   ctx.method = Http::methodString(req.method());
-  // The guard keeps or closes the connection by the same rule (RequestHead::keep_alive). Pistache
-  // keeps only the first of repeated fields; the guard has refused none of them here.
-  const auto connection = req.headers().tryGetRaw("Connection");
-  ctx.keep_alive_answer = KeepsAlive(req.version() == Http::Version::Http10,
-                                     connection ? connection->value() : std::string());
+  // The answer says what the guard does with the connection afterwards. Outside a guard (no
+  // one closes anything), the same rule on the one Connection field Pistache keeps.
+  if (const std::optional<bool> kept = HandedKeepsAlive()) {
+    ctx.keep_alive_answer = *kept;
+  } else {
+    const auto connection = req.headers().tryGetRaw("Connection");
+    ctx.keep_alive_answer = KeepsAlive(req.version() == Http::Version::Http10,
+                                       connection ? connection->value() : std::string());
+  }
   ctx.head = req.method() == Http::Method::Head;
   ctx.http10 = req.version() == Http::Version::Http10;
   return ctx;

@@ -145,6 +145,14 @@ TEST_F(E2eTest, ConnectionCloseIsAnsweredThenClosedAndNothingAfterItRuns) {
   EXPECT_TRUE(c.ServerClosed());
   EXPECT_EQ(Position(), 0u);
 
+  // Every Connection field counts, not only the first: the answer says Close, and it is.
+  HttpClient two(server_->port(), std::chrono::seconds(10));
+  ASSERT_TRUE(two.Send(Get("/health", "Connection: keep-alive\r\nConnection: close\r\n")));
+  const HttpResponse both = two.ReadResponse();
+  EXPECT_EQ(both.status, 200);
+  EXPECT_EQ(both.header("connection"), "Close");
+  EXPECT_TRUE(two.ServerClosed());
+
   // A write that asks to close is answered once durable, then closed.
   HttpClient w(server_->port(), std::chrono::seconds(10));
   const std::string order = OrderBody();
@@ -156,17 +164,18 @@ TEST_F(E2eTest, ConnectionCloseIsAnsweredThenClosedAndNothingAfterItRuns) {
 
   // Counted once the clients have closed their side too.
   c.Reconnect();
+  two.Reconnect();
   w.Reconnect();
   std::string body_seen;
   for (int i = 0; i < 100; ++i) {
     body_seen = client_->Request("GET", "/metrics").body;
-    if (body_seen.find("orderlog_http_connections_closed_total{reason=\"requested\"} 2") !=
+    if (body_seen.find("orderlog_http_connections_closed_total{reason=\"requested\"} 3") !=
         std::string::npos) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_NE(body_seen.find("orderlog_http_connections_closed_total{reason=\"requested\"} 2"),
+  EXPECT_NE(body_seen.find("orderlog_http_connections_closed_total{reason=\"requested\"} 3"),
             std::string::npos)
       << body_seen;
 }
