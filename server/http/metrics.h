@@ -32,9 +32,9 @@ enum class CloseReason : unsigned char {
   kOverCapacity,   // beyond --max-connections (503)
   kEvicted,        // quiet, and closed to make room for a new connection at the cap
   kSlowReader,     // kept sending while not reading its answers, past the guard's bound
-  kNoDescriptors,  // accepted with the spare descriptor when none was left (503)
+  kNoDescriptors,  // accepted with the spare descriptor when none was left (503); keep last
 };
-inline constexpr int kCloseReasonCount = 9;
+inline constexpr int kCloseReasonCount = static_cast<int>(CloseReason::kNoDescriptors) + 1;
 const char* CloseReasonLabel(CloseReason reason);
 
 class Metrics {
