@@ -136,11 +136,13 @@ Api::ParkedPtr Api::Park(Writer& rw, const RequestContext& ctx) {
 
 void Api::Answer(const ParkedPtr& parked, PreparedReply reply) {
   parked->home->Post([this, parked, reply = std::move(reply)] {
-    Reply(*parked->writer, parked->ctx, *metrics_, reply.code, reply.body, reply.headers);
-    // Destroyed here, on its own thread, whichever thread drops the last reference to `parked`.
-    parked->writer.reset();
-    inflight_.fetch_sub(1);
-    parked->turn.Done();  // last: the connection's waiting requests are handled in here
+    // Last: the connection's waiting requests are handled in here.
+    parked->turn.Answer([&] {
+      Reply(*parked->writer, parked->ctx, *metrics_, reply.code, reply.body, reply.headers);
+      // Destroyed here, on its own thread, whichever thread drops the last reference.
+      parked->writer.reset();
+      inflight_.fetch_sub(1);
+    });
   });
 }
 

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -50,14 +51,15 @@ struct GuardLimits {
 class GuardedRouterHandler;
 
 // The turn of a request whose answer is sent later than its handler returns (a write, answered
-// once durable). Until Done(), the connection's later requests wait, so answers stay in order.
+// once durable). Until Answer(), the connection's later requests wait, so answers stay in order.
 class AnswerTurn {
  public:
   AnswerTurn() = default;
   // Reactor thread, inside a handler: the request being handled will be answered later.
   static AnswerTurn Defer();
-  // Reactor thread, right after that answer has been sent.
-  void Done() const;
+  // Reactor thread, once that answer is ready: `send` sends it (through Reply); the guard writes
+  // it together with the answers to the requests that waited behind it, which it hands on.
+  void Answer(const std::function<void()>& send) const;
 
  private:
   friend class GuardedRouterHandler;
@@ -149,9 +151,11 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   void Hand(Connection& c, const PeerPtr& peer, const char* p, size_t n, bool ends_request,
             bool send_continue, bool keep_alive);
   void Pump(Connection& c, const PeerPtr& peer);
-  // Sends the batched answers; before anything else is sent on the connection.
+  // Sends the batched answers; before anything else is sent on the connection. Written to the
+  // socket at once when nothing of the connection waits in Pistache's queues (the usual case);
+  // what the socket does not take, and everything when something waits, goes through Pistache.
   void Flush(Connection& c, const PeerPtr& peer);
-  void AnswerSent(size_t id);
+  void AnswerTurnCame(size_t id, const std::function<void()>& send);
   void SendMark(Connection& c, const PeerPtr& peer);
   void MarkWritten(size_t id);
   void AdjustReading(Connection& c, const PeerPtr& peer);

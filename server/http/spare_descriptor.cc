@@ -11,33 +11,11 @@
 
 #include "server/http/http_util.h"
 #include "server/http/json_out.h"
+#include "server/http/pistache_private.h"
 
 namespace orderlog::http {
 
 namespace {
-
-// Endpoint::listener, Listener::logger_ and Listener::listen_fd are private. Explicit
-// instantiation is exempt from access checking ([temp.spec.general]/6): the standard-sanctioned
-// way to name them (guard.cc does the same for Tcp::Handler::transport_).
-template <typename Tag, typename Tag::type M>
-struct Expose {
-  friend typename Tag::type Get(Tag) { return M; }
-};
-struct ListenerMember {
-  using type = Pistache::Tcp::Listener Pistache::Http::Endpoint::*;
-  friend type Get(ListenerMember);
-};
-struct LoggerMember {
-  using type = PISTACHE_STRING_LOGGER_T Pistache::Tcp::Listener::*;
-  friend type Get(LoggerMember);
-};
-struct ListenFdMember {
-  using type = int Pistache::Tcp::Listener::*;
-  friend type Get(ListenFdMember);
-};
-template struct Expose<ListenerMember, &Pistache::Http::Endpoint::listener>;
-template struct Expose<LoggerMember, &Pistache::Tcp::Listener::logger_>;
-template struct Expose<ListenFdMember, &Pistache::Tcp::Listener::listen_fd>;
 
 constexpr auto kBackOff = std::chrono::milliseconds(5);
 
@@ -49,9 +27,9 @@ int TakeSpare() {
 
 std::shared_ptr<SpareDescriptor> SpareDescriptor::Install(Pistache::Http::Endpoint& endpoint,
                                                           Metrics* metrics) {
-  Pistache::Tcp::Listener& listener = endpoint.*Get(ListenerMember{});
-  auto spare = std::make_shared<SpareDescriptor>(&(listener.*Get(ListenFdMember{})), metrics);
-  listener.*Get(LoggerMember{}) = spare;
+  Pistache::Tcp::Listener& listener = pistache_private::ListenerOf(endpoint);
+  auto spare = std::make_shared<SpareDescriptor>(&pistache_private::ListenFdOf(listener), metrics);
+  pistache_private::LoggerOf(listener) = spare;
   return spare;
 }
 
