@@ -9,11 +9,13 @@ namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-void Str(Writer& w, std::string_view s) {
+template <typename W>
+void Str(W& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
-void Order(Writer& w, const OrderState& o) {
+template <typename W>
+void Order(W& w, const OrderState& o) {
   w.StartObject();
   Str(w, "customer_id");
   Str(w, o.customer_id);
@@ -35,7 +37,8 @@ void Order(Writer& w, const OrderState& o) {
 }
 
 // The members every event has, decoded or not; the caller closes the object.
-void OpenEvent(Writer& w, Position position, const std::string_view* order_id, uint64_t version,
+template <typename W>
+void OpenEvent(W& w, Position position, const std::string_view* order_id, uint64_t version,
                uint16_t type, int64_t timestamp_ms) {
   w.StartObject();
   Str(w, "position");
@@ -52,7 +55,8 @@ void OpenEvent(Writer& w, Position position, const std::string_view* order_id, u
   Str(w, FormatTimestamp(timestamp_ms));
 }
 
-void Event(Writer& w, const OrderEventRecord& e, bool with_order_id) {
+template <typename W>
+void Event(W& w, const OrderEventRecord& e, bool with_order_id) {
   const std::string_view id = e.order_id;
   OpenEvent(w, e.position, with_order_id ? &id : nullptr, e.version, static_cast<uint16_t>(e.type),
             e.timestamp_ms);
@@ -83,6 +87,30 @@ std::string Take(const rapidjson::StringBuffer& b) {
 }
 
 }  // namespace
+
+namespace {
+
+// RapidJSON's output stream concept over a std::string the caller owns.
+struct AppendTo {
+  using Ch = char;
+  std::string* out;
+  void Put(char c) { out->push_back(c); }
+  void Flush() {}
+};
+
+}  // namespace
+
+void AppendOrderJson(const OrderState& order, std::string* out) {
+  AppendTo sink{out};
+  rapidjson::Writer<AppendTo> w(sink);
+  Order(w, order);
+}
+
+void AppendEventJson(const OrderEventRecord& event, bool with_order_id, std::string* out) {
+  AppendTo sink{out};
+  rapidjson::Writer<AppendTo> w(sink);
+  Event(w, event, with_order_id);
+}
 
 std::string OrderJson(const OrderState& order) {
   rapidjson::StringBuffer b;

@@ -12,6 +12,10 @@ namespace orderlog::domain {
 
 std::string OrderJson(const OrderState& order);
 std::string OrdersJson(const std::vector<OrderState>& orders);
+// OrderJson and EventJson appended to *out: the elements of OrdersJson and EventsJson, for
+// answers written a piece at a time ("[" + elements joined by "," + "]" is the same bytes).
+void AppendOrderJson(const OrderState& order, std::string* out);
+void AppendEventJson(const OrderEventRecord& event, bool with_order_id, std::string* out);
 // with_order_id: the global feed's shape (it names the order of each event).
 std::string EventsJson(const std::vector<OrderEventRecord>& events, bool with_order_id);
 // One event as EventsJson writes each element (a line of `orderlog-inspect dump --json`).

@@ -412,6 +412,35 @@ std::optional<KeyedCreate> ReadModel::FindKey(std::string_view idempotency_key) 
 
 std::unique_ptr<ReadModel::Frozen> ReadModel::Freeze() const {
   std::unique_lock lk(mu_);
+  return FreezeLocked();
+}
+
+int ReadModel::frozen_views() const {
+  std::shared_lock lk(mu_);
+  return frozen_alive_;
+}
+
+ReadModel::ListingStart ReadModel::FreezeForListing(const ListFilter& filter) const {
+  ListingStart start;
+  std::unique_lock lk(mu_);
+  start.view = FreezeLocked();
+  const Indexes& x = *idx_;
+  if (filter.customer_id) {
+    const auto customer = pool_->Find(*filter.customer_id);
+    if (customer && *customer < x.by_customer.size()) {
+      start.customer_rows = x.by_customer[*customer];
+    }
+  } else if (filter.status) {
+    const auto s = static_cast<size_t>(*filter.status);
+    const auto& bits = x.status_bits[s];
+    start.status_bits.assign(bits.begin(),
+                             bits.begin() + std::min(bits.size(), (rows_.size() + 63) / 64));
+    start.status_count = x.status_count[s];
+  }
+  return start;
+}
+
+std::unique_ptr<ReadModel::Frozen> ReadModel::FreezeLocked() const {
   auto f = std::make_unique<Frozen>(this);
   ++frozen_alive_;
   f->position_ = position_;

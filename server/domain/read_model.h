@@ -74,6 +74,7 @@ class ReadModel {
 
    private:
     friend class ReadModel;
+    friend class OrderListing;
     const ReadModel* model_;
     Position position_;
     CowChunks<OrderRow>::Frozen rows_;
@@ -103,6 +104,9 @@ class ReadModel {
   std::optional<KeyedCreate> FindKey(std::string_view idempotency_key) const;
 
   std::unique_ptr<Frozen> Freeze() const;
+  // Frozen copies alive (snapshots being written, lists being streamed): while there are any, an
+  // update copies the chunk it touches once.
+  int frozen_views() const;
   // Serialised form of a frozen model (the snapshot body), and its inverse, which replaces the
   // whole model.
   static std::string Serialize(const Frozen& frozen);
@@ -111,9 +115,20 @@ class ReadModel {
   size_t MemoryUsage() const;
 
  private:
+  friend class OrderListing;
   struct StringPool;
   struct Indexes;
 
+  std::unique_ptr<Frozen> FreezeLocked() const;  // REQUIRES(mu_) exclusively
+  // For OrderListing, under one lock: a view, and a copy of the index the filter walks (the
+  // status's bitmap and count, or the customer's rows).
+  struct ListingStart {
+    std::unique_ptr<Frozen> view;
+    std::vector<uint64_t> status_bits;
+    size_t status_count = 0;
+    std::vector<uint32_t> customer_rows;
+  };
+  ListingStart FreezeForListing(const ListFilter& filter) const;
   uint32_t Intern(std::string_view s);
   std::string_view StringAt(uint32_t id) const;
   OrderState ToState(const OrderRow& row) const;

@@ -30,6 +30,8 @@ struct Handing {
   std::string* outbox;
   bool keep_alive;
   bool deferred = false;
+  std::unique_ptr<BodySource> body;  // a streamed answer (BatchStream)
+  bool chunked = true;
 };
 thread_local Handing* handing = nullptr;
 
@@ -48,6 +50,15 @@ AnswerTurn AnswerTurn::Defer() {
 bool BatchAnswer(const Pistache::Tcp::Peer& peer, std::string& answer) {
   if (handing == nullptr || handing->connection != peer.getID()) return false;
   handing->outbox->append(answer);
+  return true;
+}
+
+bool BatchStream(const Pistache::Tcp::Peer& peer, std::string& bytes,
+                 std::unique_ptr<BodySource>& body, bool chunked) {
+  if (handing == nullptr || handing->connection != peer.getID()) return false;
+  handing->outbox->append(bytes);
+  handing->body = std::move(body);
+  handing->chunked = chunked;
   return true;
 }
 
@@ -122,7 +133,7 @@ bool GuardedRouterHandler::Evict(Clock::time_point now) {
   for (const size_t id : recency_) {
     Connection& c = connections_.at(id);
     if (now - c.last_input < kEvictQuietFor) return false;  // the rest are more recent
-    if (c.closing || c.answer_deferred || !c.waiting.empty()) continue;
+    if (c.closing || c.answer_deferred || c.streaming || !c.waiting.empty()) continue;
     const PeerPtr peer = c.peer.lock();
     if (!peer) continue;
     StopReading(c, CloseReason::kEvicted);
@@ -145,7 +156,8 @@ void GuardedRouterHandler::Purge(Clock::time_point now) {
     const Connection& c = it->second;
     if (c.peer.expired()) {
       // Dropped by Pistache's sweep: after 408 if a request was under way, else idle.
-      const bool busy = c.framer.mid_request() || c.answer_deferred || !c.waiting.empty();
+      const bool busy =
+          c.framer.mid_request() || c.answer_deferred || c.streaming || !c.waiting.empty();
       Forget(it, busy ? CloseReason::kTimedOut : CloseReason::kIdle);
     }
     it = next;
@@ -211,11 +223,8 @@ void GuardedRouterHandler::onInput(const char* buffer, size_t len, const PeerPtr
   if (c.waiting_bytes > kDropAbove) {  // reads that happened before a pause took hold
     StopReading(c, CloseReason::kSlowReader);
     // Aborted, not shut down: Pistache reads a connection until the socket is empty, and a
-    // shut-down socket still takes in what a client keeps sending. connect(AF_UNSPEC) dissolves
-    // the connection (the client gets a reset), so the next read fails and Pistache drops it.
-    sockaddr unspec{};
-    unspec.sa_family = AF_UNSPEC;
-    ::connect(peer->fd(), &unspec, sizeof unspec);
+    // shut-down socket still takes in what a client keeps sending.
+    Abort(peer);
     return;
   }
   AdjustReading(c, peer);
@@ -256,7 +265,12 @@ void GuardedRouterHandler::Hand(Connection& c, const PeerPtr& peer, const char* 
   c.handing_partial = !ends_request;
   if (!ends_request) return;
   ++c.unconfirmed;
-  if (now.deferred) {
+  if (now.body) {  // Flush starts sending it; the requests behind wait until it has been sent
+    c.streaming = std::make_shared<Streaming>(metrics_);
+    c.streaming->body = std::move(now.body);
+    c.streaming->chunked = now.chunked;
+    c.close_after_answer = !keep_alive || !now.chunked;
+  } else if (now.deferred) {
     c.answer_deferred = true;
     c.close_after_answer = !keep_alive;
   } else if (!keep_alive) {
@@ -269,10 +283,15 @@ void GuardedRouterHandler::Hand(Connection& c, const PeerPtr& peer, const char* 
 
 void GuardedRouterHandler::Flush(Connection& c, const PeerPtr& peer) {
   if (c.outbox.empty()) return;
+  if (WriteOutbox(c, peer) && c.streaming && !c.streaming->waiting) Stream(c, peer);
+}
+
+bool GuardedRouterHandler::WriteOutbox(Connection& c, const PeerPtr& peer) {
   std::string out = std::exchange(c.outbox, std::string());
   // Pistache would take the answers through its send queue: an eventfd write and read, three
-  // epoll changes and a turn of the reactor, per send. Written here, they cost one send().
-  if (pistache_private::NothingQueuedFor(*transport(), peer->fd())) {
+  // epoll changes and a turn of the reactor, per send. Written here, they cost one send(). Not
+  // over TLS, where the bytes must go through the connection's SSL object (Pistache's send).
+  if (peer->ssl() == nullptr && pistache_private::NothingQueuedFor(*transport(), peer->fd())) {
     ssize_t n;
     do {
       n = ::send(peer->fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -280,17 +299,86 @@ void GuardedRouterHandler::Flush(Connection& c, const PeerPtr& peer) {
     if (n == static_cast<ssize_t>(out.size())) {
       // Every answer so far is written: only a deferred one is not.
       c.unconfirmed = c.answer_deferred ? 1 : 0;
-      return;
+      return true;
     }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return;  // gone: Pistache reads the end
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;  // gone: Pistache sees it
     if (n > 0) out.erase(0, static_cast<size_t>(n));
   }
+  // Behind what waits in Pistache, or what the socket did not take: Pistache writes it when the
+  // socket can take it, and says so; a streamed answer goes on then.
   const size_t size = out.size();
   try {
-    peer->send(Pistache::RawBuffer(std::move(out), size))
-        .then([](ssize_t) {}, Pistache::Async::IgnoreException);
+    auto sent = peer->send(Pistache::RawBuffer(std::move(out), size));
+    if (c.streaming) {
+      c.streaming->waiting = true;
+      const size_t id = peer->getID();
+      // Runs inside Pistache's write loop: the answer goes on from the mailbox instead.
+      std::weak_ptr<ReactorMailbox> mailbox = mailbox_;
+      sent.then(
+          [this, id, mailbox](ssize_t) {
+            if (auto m = mailbox.lock()) m->Post([this, id] { StreamTurn(id); });
+          },
+          Pistache::Async::IgnoreException);
+    } else {
+      sent.then([](ssize_t) {}, Pistache::Async::IgnoreException);
+    }
   } catch (const std::exception&) {
   }
+  return false;
+}
+
+void GuardedRouterHandler::Stream(Connection& c, const PeerPtr& peer) {
+  // The client has taken what was sent: it is reading, so Pistache's sweep must not take the
+  // connection for idle (its clock restarts when the parser is reset; no request is being parsed
+  // while an answer streams, the next ones wait in the guard).
+  Http::Handler::getParser(peer)->reset();
+  const auto until = Clock::now() + kStreamSlice;
+  for (;;) {
+    Streaming& s = *c.streaming;
+    const PieceResult piece = AppendPiece(*s.body, s.chunked, &c.outbox);
+    if (piece != PieceResult::kMore) {
+      c.streaming.reset();  // the body and the view it held go now; the last bytes are in outbox
+      if (piece == PieceResult::kBroken) {
+        // The client must not take what it got for the whole answer: the connection is reset
+        // (no terminating chunk, no orderly close).
+        c.outbox.clear();
+        StopReading(c, CloseReason::kRefused);
+        Abort(peer);
+        return;
+      }
+      StreamEnded(c, peer);
+      return;
+    }
+    if (!WriteOutbox(c, peer)) return;  // Pistache says when it has written it (StreamTurn)
+    if (Clock::now() >= until) {
+      s.waiting = true;
+      const size_t id = peer->getID();
+      mailbox_->Post([this, id] { StreamTurn(id); });
+      return;
+    }
+  }
+}
+
+void GuardedRouterHandler::StreamTurn(size_t id) {
+  const auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection& c = it->second;
+  const PeerPtr peer = c.peer.lock();
+  if (!peer || !c.streaming || c.closing) return;
+  c.streaming->waiting = false;
+  if (!c.outbox.empty()) {
+    Flush(c, peer);
+  } else {
+    Stream(c, peer);
+  }
+}
+
+void GuardedRouterHandler::StreamEnded(Connection& c, const PeerPtr& peer) {
+  if (c.close_after_answer) {
+    CloseAfterAnswers(c, peer, CloseReason::kRequested);  // sends the last bytes first
+    return;
+  }
+  Pump(c, peer);  // ends with a Flush of the last bytes and of the answers handed after them
 }
 
 // Hands waiting requests to Pistache while their turn has come.
@@ -403,7 +491,16 @@ void GuardedRouterHandler::Refuse(Connection& c, const PeerPtr& peer, const Refu
   SendThenShut(peer, SerializeAnswer(ctx, r.code, ErrorJson(r.detail), headers), SHUT_RDWR);
 }
 
+// connect(AF_UNSPEC) dissolves the connection (the client gets a reset), so the next read fails
+// and Pistache drops the peer.
+void GuardedRouterHandler::Abort(const PeerPtr& peer) {
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  ::connect(peer->fd(), &unspec, sizeof unspec);
+}
+
 void GuardedRouterHandler::StopReading(Connection& c, CloseReason reason) {
+  c.streaming.reset();
   c.closing = true;
   c.close_reason = reason;
   c.waiting.clear();

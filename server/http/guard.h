@@ -34,6 +34,7 @@
 #include "server/http/metrics.h"
 #include "server/http/reactor_mailbox.h"
 #include "server/http/request_framer.h"
+#include "server/http/streamed_answer.h"
 
 namespace orderlog::http {
 
@@ -72,6 +73,12 @@ class AnswerTurn {
 // (one send when the guard's turn ends, in request order); false otherwise (the caller sends).
 bool BatchAnswer(const Pistache::Tcp::Peer& peer, std::string& answer);
 
+// Reactor thread: like BatchAnswer for the head (and first piece) of a streamed answer; the guard
+// takes `body` too and sends the rest of it as the client reads (streamed_answer.h). False, and
+// nothing taken, when the guard is not handing Pistache a request of `peer`.
+bool BatchStream(const Pistache::Tcp::Peer& peer, std::string& bytes,
+                 std::unique_ptr<BodySource>& body, bool chunked);
+
 // Reactor thread, inside a handler: whether the connection stays open after the request the
 // guard is handing Pistache, as the guard decided it from every Connection field of the request
 // (Pistache keeps only the first); nullopt outside a guard's hand.
@@ -106,6 +113,8 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   using PeerPtr = std::shared_ptr<Pistache::Tcp::Peer>;
   friend class AnswerTurn;
   friend bool BatchAnswer(const Pistache::Tcp::Peer& peer, std::string& answer);
+  friend bool BatchStream(const Pistache::Tcp::Peer& peer, std::string& bytes,
+                          std::unique_ptr<BodySource>& body, bool chunked);
 
   // Bytes of a request read while an earlier one is still owed its answer.
   struct Piece {
@@ -121,6 +130,23 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   };
   // What a waiting piece costs beyond its bytes (counted against the bounds).
   static constexpr size_t kPieceCost = sizeof(Piece) + 32;
+  // A streamed answer under way (streamed_answer.h).
+  struct Streaming {
+    explicit Streaming(Metrics* m) : metrics(m) {
+      if (metrics != nullptr) metrics->StreamOpened();
+    }
+    ~Streaming() {
+      if (metrics != nullptr) metrics->StreamClosed();
+    }
+    Streaming(const Streaming&) = delete;
+    Streaming& operator=(const Streaming&) = delete;
+    Metrics* metrics;
+    std::unique_ptr<BodySource> body;
+    bool chunked = true;
+    // A turn to go on is coming: Pistache reports the last piece written, or a posted task runs
+    // once other connections have been served.
+    bool waiting = false;
+  };
   struct Connection {
     std::weak_ptr<Pistache::Tcp::Peer> peer;
     RequestFramer framer;
@@ -139,12 +165,16 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
     bool mark_queued = false;
     bool paused = false;  // as far as we know, the reactor is not reading it
     std::string outbox;   // answers batched while handing requests (BatchAnswer), not yet sent
+    // Its last answer, still being sent (shared only so that a clone, made before any connection,
+    // can copy the map).
+    std::shared_ptr<Streaming> streaming;
     Clock::time_point last_input;
     std::list<size_t>::iterator recency;  // its place in recency_
   };
 
   bool MayHand(const Connection& c) const {
-    return !c.closing && !c.answer_deferred && !(c.mark_queued && c.unconfirmed >= kMarkEvery);
+    return !c.closing && !c.answer_deferred && !c.streaming &&
+           !(c.mark_queued && c.unconfirmed >= kMarkEvery);
   }
   // Takes the bytes of one request (or of its start or continuation) read from the connection.
   void Take(Connection& c, const PeerPtr& peer, const char* p, size_t n, bool ends_request);
@@ -155,6 +185,14 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   // socket at once when nothing of the connection waits in Pistache's queues (the usual case);
   // what the socket does not take, and everything when something waits, goes through Pistache.
   void Flush(Connection& c, const PeerPtr& peer);
+  // Flush's write: true if the outbox went to the socket whole, now.
+  bool WriteOutbox(Connection& c, const PeerPtr& peer);
+  // Sends the streamed answer's next pieces: until the socket is full (then Pistache reports
+  // when it has written the rest), the answer ends, or kStreamSlice is spent (then a task posted
+  // to the mailbox goes on after other connections are served).
+  void Stream(Connection& c, const PeerPtr& peer);
+  void StreamTurn(size_t id);
+  void StreamEnded(Connection& c, const PeerPtr& peer);
   void AnswerTurnCame(size_t id, const std::function<void()>& send);
   void SendMark(Connection& c, const PeerPtr& peer);
   void MarkWritten(size_t id);
@@ -164,6 +202,8 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
               CloseReason reason);
   // Nothing more of the connection is read or handed; its waiting requests are dropped.
   void StopReading(Connection& c, CloseReason reason);
+  // Resets the connection: the client gets an error, not an orderly end.
+  static void Abort(const PeerPtr& peer);
   // Sends `bytes` after what is queued, then shuts the socket (`how`: SHUT_WR or SHUT_RDWR).
   void SendThenShut(const PeerPtr& peer, std::string bytes, int how);
   bool Evict(Clock::time_point now);

@@ -30,15 +30,14 @@ RequestContext MakeContext(const Http::Request& req, RouteId route) {
   return ctx;
 }
 
-// The whole answer, laid out as Pistache's ResponseWriter lays it out (status line, Connection,
-// the answer's own headers, Content-Type, Content-Length, body) but written here: a HEAD answer
-// needs its GET's Content-Length without the body, which the writer cannot do, and answers to
-// pipelined requests are sent together (guard.h, BatchAnswer), one write for the lot instead of
-// Pistache's queue entry, epoll change and send per answer.
-std::string SerializeAnswer(const RequestContext& ctx, int code, const std::string& body,
-                            const ReplyHeaders& h, const char* content_type) {
+namespace {
+
+// Everything up to the line that tells the body's length (status line, Connection, our headers,
+// Content-Type), with room for `reserve` more bytes.
+std::string HeadUpToLength(const RequestContext& ctx, int code, const ReplyHeaders& h,
+                           const char* content_type, size_t reserve) {
   std::string out;
-  out.reserve(192 + (ctx.head ? 0 : body.size()));
+  out.reserve(192 + reserve);
   out += ctx.http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(code);
   out += ' ';
@@ -52,10 +51,31 @@ std::string SerializeAnswer(const RequestContext& ctx, int code, const std::stri
   if (h.www_authenticate) out += "\r\nWWW-Authenticate: Bearer";
   out += "\r\nContent-Type: ";
   out += content_type != nullptr ? content_type : "application/json";
+  return out;
+}
+
+}  // namespace
+
+// The whole answer, laid out as Pistache's ResponseWriter lays it out (status line, Connection,
+// the answer's own headers, Content-Type, Content-Length, body) but written here: a HEAD answer
+// needs its GET's Content-Length without the body, which the writer cannot do, and answers to
+// pipelined requests are sent together (guard.h, BatchAnswer), one write for the lot instead of
+// Pistache's queue entry, epoll change and send per answer.
+std::string SerializeAnswer(const RequestContext& ctx, int code, const std::string& body,
+                            const ReplyHeaders& h, const char* content_type) {
+  std::string out = HeadUpToLength(ctx, code, h, content_type, ctx.head ? 0 : body.size());
   out += "\r\nContent-Length: ";
   out += std::to_string(body.size());
   out += "\r\n\r\n";
   if (!ctx.head) out += body;  // a HEAD answer has the length and no body (RFC 9110 §9.3.2)
+  return out;
+}
+
+std::string SerializeHead(const RequestContext& ctx, int code, const ReplyHeaders& h,
+                          const char* content_type, BodyEnd end) {
+  std::string out = HeadUpToLength(ctx, code, h, content_type, 0);
+  if (end == BodyEnd::kChunked) out += "\r\nTransfer-Encoding: chunked";
+  out += "\r\n\r\n";
   return out;
 }
 

@@ -50,6 +50,12 @@ PreparedReply ErrorReply(const Status& status);
 // unless ctx.head. Every answer of the server is laid out here.
 std::string SerializeAnswer(const RequestContext& ctx, int code, const std::string& body,
                             const ReplyHeaders& headers = {}, const char* content_type = nullptr);
+// How the client finds the end of a body that is not known in full yet (streamed_answer.h).
+enum class BodyEnd { kChunked, kClose };
+// The head of such an answer: as SerializeAnswer lays it out, with Transfer-Encoding: chunked or
+// no length at all in place of Content-Length.
+std::string SerializeHead(const RequestContext& ctx, int code, const ReplyHeaders& headers,
+                          const char* content_type, BodyEnd end);
 
 // Sends a JSON body (or, with content_type, another kind) and counts the response.
 // Reactor thread only, like every use of a ResponseWriter.

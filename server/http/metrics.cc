@@ -117,6 +117,8 @@ std::string Metrics::Render(const Gauges& g) const {
   }
   gauge("orderlog_http_open_connections", "Open client connections.",
         static_cast<double>(open_connections_.load()));
+  gauge("orderlog_http_streamed_answers", "Answers being streamed to their clients.",
+        static_cast<double>(open_streams_.load(std::memory_order_relaxed)));
   counter("orderlog_http_connections_refused_total",
           "Connections answered 503 and closed because --max-connections were open.",
           refused_connections_.load(std::memory_order_relaxed));
@@ -133,6 +135,10 @@ std::string Metrics::Render(const Gauges& g) const {
   gauge("orderlog_orders", "Orders ever created.", static_cast<double>(g.orders));
   gauge("orderlog_replay_duration_seconds", "Start-up replay time (snapshot load and tail).",
         replay_seconds_.load());
+  gauge("orderlog_read_model_frozen_views",
+        "Consistent views of the read model held by snapshots being written and lists being "
+        "streamed.",
+        static_cast<double>(g.frozen_views));
   gauge("orderlog_snapshot_position", "Log position covered by the last snapshot.",
         static_cast<double>(g.snapshot_position));
   return out;

@@ -52,12 +52,16 @@ class Metrics {
   void CountClose(CloseReason reason) {
     closed_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   }
+  // Answers being streamed (streamed_answer.h), across reactor threads.
+  void StreamOpened() { open_streams_.fetch_add(1, std::memory_order_relaxed); }
+  void StreamClosed() { open_streams_.fetch_sub(1, std::memory_order_relaxed); }
   void ConnectionRefused() { refused_connections_.fetch_add(1, std::memory_order_relaxed); }
 
   struct Gauges {
     LogStats log;
     uint64_t orders = 0;
     uint64_t snapshot_position = 0;
+    int frozen_views = 0;
   };
   std::string Render(const Gauges& g) const;
 
@@ -69,6 +73,7 @@ class Metrics {
   std::atomic<double> replay_seconds_{0};
   std::atomic<size_t> open_connections_{0};
   std::atomic<uint64_t> refused_connections_{0};
+  std::atomic<int64_t> open_streams_{0};
   std::array<std::atomic<uint64_t>, kCloseReasonCount> closed_{};
 };
 

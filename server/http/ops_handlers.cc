@@ -13,6 +13,7 @@ void Api::MetricsPage(const Request&, Writer& rw, RequestContext& ctx) {
   g.log = svc_->log().Stats();
   g.orders = svc_->order_count();
   g.snapshot_position = svc_->last_snapshot_position().value;
+  g.frozen_views = svc_->model().frozen_views();
   Reply(rw, ctx, *metrics_, 200, metrics_->Render(g), {}, "text/plain; version=0.0.4");
 }
 

@@ -2,16 +2,29 @@
 #include <chrono>
 
 #include "server/domain/order_json.h"
+#include "server/domain/order_listing.h"
 #include "server/http/api.h"
 #include "server/http/errors.h"
 #include "server/http/json_body.h"
 #include "server/http/json_out.h"
+#include "server/http/streamed_answer.h"
 
 namespace orderlog::http {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// GET /orders/ written as the client reads it, from the view the listing holds.
+class ListingBody final : public BodySource {
+ public:
+  explicit ListingBody(std::unique_ptr<domain::OrderListing> listing)
+      : listing_(std::move(listing)) {}
+  bool Next(std::string* out, size_t budget) override { return listing_->Next(out, budget); }
+
+ private:
+  std::unique_ptr<domain::OrderListing> listing_;
+};
 
 std::string_view TrimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -200,9 +213,10 @@ void Api::ListOrders(const Request& req, Writer& rw, RequestContext& ctx) {
   if (!CountParam(req, "limit", &limit, rw, ctx) || !CountParam(req, "offset", &offset, rw, ctx)) {
     return;
   }
-  size_t total = 0;
-  const auto orders = svc_->List(filter, offset, limit, &total);
-  Reply(rw, ctx, *metrics_, 200, domain::OrdersJson(orders), {.total_count = total});
+  auto listing = domain::OrderListing::Open(svc_->model(), filter, offset, limit);
+  const size_t total = listing->total();
+  ReplyStreamed(rw, ctx, *metrics_, 200, {.total_count = total},
+                std::make_unique<ListingBody>(std::move(listing)));
 }
 
 void Api::OrderEvents(const Request& req, Writer& rw, RequestContext& ctx) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <asio.hpp>
 #include <cctype>
+#include <charconv>
 
 namespace orderlog::testing {
 
@@ -90,6 +91,40 @@ HttpResponse HttpClient::ReadResponse(bool to_head) {
     size_t v = colon + 1;
     while (v < line.size() && line[v] == ' ') ++v;
     r.headers[name] = line.substr(v);
+  }
+  if (!to_head && r.header("transfer-encoding") == "chunked") {
+    // Strictly as RFC 9112 §7.1 frames it: hex size, CRLF, data, CRLF; size 0 and an empty
+    // trailer end it. Anything else leaves the answer unread (status 0).
+    for (;;) {
+      size_t eol;
+      while ((eol = impl_->buffered.find("\r\n")) == std::string::npos) {
+        if (!impl_->ReadMore()) return HttpResponse{};
+      }
+      const std::string size_line = impl_->buffered.substr(0, eol);
+      size_t size = 0;
+      const auto [ptr, ec] =
+          std::from_chars(size_line.data(), size_line.data() + size_line.size(), size, 16);
+      if (ec != std::errc() || ptr != size_line.data() + size_line.size() || size_line.empty()) {
+        return HttpResponse{};
+      }
+      impl_->buffered.erase(0, eol + 2);
+      while (impl_->buffered.size() < size + 2) {
+        if (!impl_->ReadMore()) return HttpResponse{};
+      }
+      if (impl_->buffered.compare(size, 2, "\r\n") != 0) return HttpResponse{};
+      r.body.append(impl_->buffered, 0, size);
+      impl_->buffered.erase(0, size + 2);
+      ++r.chunks;
+      if (size == 0) return r;
+    }
+  }
+  if (!to_head && !r.headers.count("content-length") && r.header("connection") == "Close" &&
+      r.status >= 200 && r.status != 204 && r.status != 304) {
+    while (impl_->ReadMore()) {  // the body ends with the connection
+    }
+    r.body = std::move(impl_->buffered);
+    impl_->buffered.clear();
+    return r;
   }
   const size_t length =
       !to_head && r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;

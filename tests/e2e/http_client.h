@@ -12,7 +12,8 @@ namespace orderlog::testing {
 struct HttpResponse {
   int status = 0;  // 0: no response (connection closed or deadline passed)
   std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
+  std::string body;                            // chunked bodies decoded
+  int chunks = 0;  // chunks of a chunked body, the terminating one included
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
     return it == headers.end() ? "" : it->second;
