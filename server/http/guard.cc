@@ -176,7 +176,19 @@ void GuardedRouterHandler::onDisconnection(const PeerPtr& peer) {
   // that write's completion removes the peer, while Pistache's caller still holds a reference
   // into its peer table. Such a peer is being closed by Pistache itself anyway.
   const auto since = Clock::now() - Http::Handler::getParser(peer)->time();
-  if (since < std::min(limits_.header_timeout, limits_.body_timeout)) transport()->flush();
+  if (since < std::min(limits_.header_timeout, limits_.body_timeout)) {
+    // The flush writes until Pistache's queue is empty, and a streamed answer whose piece it
+    // writes would queue its next one at once: such turns wait until the flush is done.
+    flushing_ = true;
+    transport()->flush();
+    flushing_ = false;
+    for (const size_t id : turns_after_flush_) {
+      const auto it = connections_.find(id);
+      const PeerPtr other = it == connections_.end() ? nullptr : it->second.peer.lock();
+      if (other && it->second.streaming && other != peer) QueueStreamTurn(it->second, other);
+    }
+    turns_after_flush_.clear();
+  }
   if (auto it = connections_.find(peer->getID()); it != connections_.end()) {
     Forget(it, CloseReason::kClient);
   }
@@ -286,12 +298,13 @@ void GuardedRouterHandler::Flush(Connection& c, const PeerPtr& peer) {
   if (WriteOutbox(c, peer) && c.streaming && !c.streaming->waiting) Stream(c, peer);
 }
 
-bool GuardedRouterHandler::WriteOutbox(Connection& c, const PeerPtr& peer) {
+bool GuardedRouterHandler::WriteOutbox(Connection& c, const PeerPtr& peer, bool now) {
   std::string out = std::exchange(c.outbox, std::string());
   // Pistache would take the answers through its send queue: an eventfd write and read, three
   // epoll changes and a turn of the reactor, per send. Written here, they cost one send(). Not
   // over TLS, where the bytes must go through the connection's SSL object (Pistache's send).
-  if (peer->ssl() == nullptr && pistache_private::NothingQueuedFor(*transport(), peer->fd())) {
+  if (now && peer->ssl() == nullptr &&
+      pistache_private::NothingQueuedFor(*transport(), peer->fd())) {
     ssize_t n;
     do {
       n = ::send(peer->fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -304,21 +317,17 @@ bool GuardedRouterHandler::WriteOutbox(Connection& c, const PeerPtr& peer) {
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;  // gone: Pistache sees it
     if (n > 0) out.erase(0, static_cast<size_t>(n));
   }
-  // Behind what waits in Pistache, or what the socket did not take: Pistache writes it when the
-  // socket can take it, and says so; a streamed answer goes on then.
+  // Behind what waits in Pistache, or what the socket did not take, or a streamed answer's turn
+  // given up: Pistache writes it on a later turn of the reactor, when the socket can take it, and
+  // says so; a streamed answer goes on then.
   const size_t size = out.size();
   try {
     auto sent = peer->send(Pistache::RawBuffer(std::move(out), size));
     if (c.streaming) {
       c.streaming->waiting = true;
       const size_t id = peer->getID();
-      // Runs inside Pistache's write loop: the answer goes on from the mailbox instead.
-      std::weak_ptr<ReactorMailbox> mailbox = mailbox_;
-      sent.then(
-          [this, id, mailbox](ssize_t) {
-            if (auto m = mailbox.lock()) m->Post([this, id] { StreamTurn(id); });
-          },
-          Pistache::Async::IgnoreException);
+      // Runs at the end of Pistache's write of this connection's queue (its lock released).
+      sent.then([this, id](ssize_t) { StreamTurn(id); }, Pistache::Async::IgnoreException);
     } else {
       sent.then([](ssize_t) {}, Pistache::Async::IgnoreException);
     }
@@ -349,13 +358,12 @@ void GuardedRouterHandler::Stream(Connection& c, const PeerPtr& peer) {
       StreamEnded(c, peer);
       return;
     }
-    if (!WriteOutbox(c, peer)) return;  // Pistache says when it has written it (StreamTurn)
-    if (Clock::now() >= until) {
-      s.waiting = true;
-      const size_t id = peer->getID();
-      mailbox_->Post([this, id] { StreamTurn(id); });
-      return;
-    }
+    // Past the slice, the piece goes through Pistache's queue: it is written on a later turn of
+    // the reactor, after the other connections ready now, and its completion brings the next
+    // turn of this answer (StreamTurn). (A task posted to the mailbox would not do: the bell is
+    // read until it is empty, and each turn would ring it again.)
+    const bool in_slice = Clock::now() < until;
+    if (!WriteOutbox(c, peer, in_slice) || !in_slice) return;
   }
 }
 
@@ -365,11 +373,31 @@ void GuardedRouterHandler::StreamTurn(size_t id) {
   Connection& c = it->second;
   const PeerPtr peer = c.peer.lock();
   if (!peer || !c.streaming || c.closing) return;
+  if (flushing_) {
+    turns_after_flush_.push_back(id);
+    return;
+  }
   c.streaming->waiting = false;
-  if (!c.outbox.empty()) {
-    Flush(c, peer);
-  } else {
-    Stream(c, peer);
+  try {
+    if (!c.outbox.empty()) {
+      Flush(c, peer);
+    } else {
+      Stream(c, peer);
+    }
+  } catch (const std::exception&) {
+    // Inside Pistache's write loop: nothing may escape into it.
+  }
+}
+
+// An empty write through Pistache's queue whose completion, on a later turn of the reactor,
+// brings the streamed answer's next turn.
+void GuardedRouterHandler::QueueStreamTurn(Connection& c, const PeerPtr& peer) {
+  c.streaming->waiting = true;
+  const size_t id = peer->getID();
+  try {
+    peer->send(Pistache::RawBuffer(std::string(), 0))
+        .then([this, id](ssize_t) { StreamTurn(id); }, Pistache::Async::IgnoreException);
+  } catch (const std::exception&) {
   }
 }
 

@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "server/http/metrics.h"
 #include "server/http/reactor_mailbox.h"
@@ -143,8 +144,7 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
     Metrics* metrics;
     std::unique_ptr<BodySource> body;
     bool chunked = true;
-    // A turn to go on is coming: Pistache reports the last piece written, or a posted task runs
-    // once other connections have been served.
+    // A piece is in Pistache's queue: its completion (StreamTurn) brings the next turn.
     bool waiting = false;
   };
   struct Connection {
@@ -185,13 +185,15 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   // socket at once when nothing of the connection waits in Pistache's queues (the usual case);
   // what the socket does not take, and everything when something waits, goes through Pistache.
   void Flush(Connection& c, const PeerPtr& peer);
-  // Flush's write: true if the outbox went to the socket whole, now.
-  bool WriteOutbox(Connection& c, const PeerPtr& peer);
+  // Flush's write: true if the outbox went to the socket whole, now. `now` false: through
+  // Pistache's queue in any case (a streamed answer giving up its turn).
+  bool WriteOutbox(Connection& c, const PeerPtr& peer, bool now = true);
   // Sends the streamed answer's next pieces: until the socket is full (then Pistache reports
-  // when it has written the rest), the answer ends, or kStreamSlice is spent (then a task posted
-  // to the mailbox goes on after other connections are served).
+  // when it has written the rest), the answer ends, or kStreamSlice is spent (then the piece goes
+  // through Pistache's queue, written after the other connections ready are served).
   void Stream(Connection& c, const PeerPtr& peer);
   void StreamTurn(size_t id);
+  void QueueStreamTurn(Connection& c, const PeerPtr& peer);
   void StreamEnded(Connection& c, const PeerPtr& peer);
   void AnswerTurnCame(size_t id, const std::function<void()>& send);
   void SendMark(Connection& c, const PeerPtr& peer);
@@ -211,6 +213,9 @@ class GuardedRouterHandler : public Pistache::Rest::Private::RouterHandler {
   void Purge(Clock::time_point now);
   void Forget(std::unordered_map<size_t, Connection>::iterator it, CloseReason reason);
 
+  // Inside transport()->flush() (onDisconnection): streamed answers' turns wait for its end.
+  bool flushing_ = false;
+  std::vector<size_t> turns_after_flush_;
   std::shared_ptr<Pistache::Rest::Router> router_;
   GuardLimits limits_;
   Metrics* metrics_;
