@@ -101,6 +101,9 @@ class PosixLock final : public DirLock {
   int fd_;
 };
 
+constexpr mode_t kFileMode = 0600;
+constexpr mode_t kDirMode = 0700;
+
 class PosixEnv final : public Env {
  public:
   Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
@@ -116,15 +119,28 @@ class PosixEnv final : public Env {
         flags |= O_RDWR | O_CREAT;
         break;
     }
-    int fd = ::open(path.c_str(), flags, 0644);
+    // Orders and customers are private: the owner only, as PostgreSQL keeps its data files.
+    int fd = ::open(path.c_str(), flags, kFileMode);
     if (fd < 0) return ErrnoStatus("open", path, errno);
     return std::unique_ptr<File>(std::make_unique<PosixFile>(fd, path));
   }
 
   Status CreateDirs(const std::string& dir) override {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status::IOError("create directory " + dir + ": " + ec.message());
+    // Each missing level made 0700 (std::filesystem would make them 0777 less the umask).
+    std::string path;
+    size_t at = 0;
+    while (at != std::string::npos) {
+      at = dir.find('/', at + 1);
+      path = dir.substr(0, at);
+      if (path.empty() || path == "/") continue;
+      if (::mkdir(path.c_str(), kDirMode) != 0 && errno != EEXIST) {
+        return ErrnoStatus("create directory", path, errno);
+      }
+    }
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return ErrnoStatus("stat", dir, errno);
+    if (!S_ISDIR(st.st_mode))
+      return Status::IOError("create directory " + dir + ": not a directory");
     return Status::Ok();
   }
 
@@ -161,7 +177,7 @@ class PosixEnv final : public Env {
   bool Exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
 
   Result<std::unique_ptr<DirLock>> Lock(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kFileMode);
     if (fd < 0) return ErrnoStatus("open lock file", path, errno);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;

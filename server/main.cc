@@ -16,6 +16,7 @@
 #include "server/http/guard.h"
 #include "server/http/metrics.h"
 #include "server/http/spare_descriptor.h"
+#include "server/private_data.h"
 
 namespace {
 
@@ -32,6 +33,7 @@ struct Config {
   uint64_t snapshot_every = 100'000;
   size_t max_body = 64 * 1024;
   std::string auth_token;
+  std::string auth_token_file;
   int drain_seconds = 10;
   int header_timeout_s = 10;
   int body_timeout_s = 30;
@@ -80,6 +82,23 @@ int Run(const Config& cfg) {
     std::fprintf(stderr, "orderlog-server: --listen must be HOST:PORT\n");
     return 2;
   }
+  const DataDirCheck dir_check = CheckDataDir(cfg.data_dir);
+  if (!dir_check.refusal.empty()) {
+    std::fprintf(stderr, "orderlog-server: %s\n", dir_check.refusal.c_str());
+    return 2;
+  }
+  if (!dir_check.warning.empty()) {
+    std::fprintf(stderr, "orderlog-server: %s\n", dir_check.warning.c_str());
+  }
+  http::Tokens tokens(http::TokenSet::Single(cfg.auth_token));
+  if (!cfg.auth_token_file.empty()) {
+    auto loaded = http::TokenSet::FromFile(cfg.auth_token_file);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "orderlog-server: %s\n", loaded.status().ToString().c_str());
+      return 2;
+    }
+    tokens.Set(std::move(loaded).value());
+  }
   const auto t0 = std::chrono::steady_clock::now();
   domain::ServiceOptions so;
   so.data_dir = cfg.data_dir;
@@ -100,12 +119,12 @@ int Run(const Config& cfg) {
   http::Metrics metrics;
   metrics.SetReplaySeconds(report.total_seconds);
   auto router = std::make_shared<Pistache::Rest::Router>();
-  http::Api api(svc.get(), &metrics, {cfg.max_body, cfg.auth_token});
+  http::Api api(svc.get(), &metrics, {cfg.max_body, &tokens});
   api.Register(*router);
 
   http::GuardLimits limits;
   limits.framing.max_body = cfg.max_body;
-  limits.framing.auth_token = cfg.auth_token;
+  limits.framing.tokens = &tokens;
   limits.header_timeout = std::chrono::seconds(cfg.header_timeout_s);
   limits.body_timeout = std::chrono::seconds(cfg.body_timeout_s);
   limits.keepalive_timeout = std::chrono::seconds(cfg.idle_timeout_s);
@@ -143,13 +162,28 @@ int Run(const Config& cfg) {
       static_cast<unsigned long long>(report.events_replayed), startup);
   std::fflush(stdout);
 
-  // SIGTERM / SIGINT: finish in-flight writes, stop serving, sync, snapshot, exit 0.
+  // SIGHUP: re-read the token file (connections stay open; a bad file keeps the tokens in
+  // force). SIGTERM / SIGINT: finish in-flight writes, stop serving, sync, snapshot, exit 0.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   int sig = 0;
-  sigwait(&set, &sig);
+  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    if (cfg.auth_token_file.empty()) continue;
+    auto loaded = http::TokenSet::FromFile(cfg.auth_token_file);
+    if (loaded.ok()) {
+      const size_t n = (*loaded)->size();
+      tokens.Set(std::move(loaded).value());
+      std::printf("orderlog-server: SIGHUP: %zu tokens from %s in force\n", n,
+                  cfg.auth_token_file.c_str());
+    } else {
+      std::printf("orderlog-server: SIGHUP: %s; the tokens in force are kept\n",
+                  loaded.status().ToString().c_str());
+    }
+    std::fflush(stdout);
+  }
   std::printf("orderlog-server: signal %d, draining %d in-flight writes\n", sig, api.inflight());
   std::fflush(stdout);
   const bool drained = api.Drain(std::chrono::seconds(cfg.drain_seconds));
@@ -171,6 +205,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -215,9 +250,14 @@ int main(int argc, char** argv) {
       ->envname("ORDERLOG_MAX_BODY")
       ->check(CLI::Range(size_t{1024}, size_t{16} << 20))
       ->capture_default_str();
-  app.add_option("--auth-token", cfg.auth_token,
-                 "Require 'Authorization: Bearer <token>' on every endpoint but /health")
-      ->envname("ORDERLOG_AUTH_TOKEN");
+  auto* token = app.add_option("--auth-token", cfg.auth_token,
+                               "Require 'Authorization: Bearer <token>' on every endpoint but "
+                               "/health (visible in ps: prefer --auth-token-file)")
+                    ->envname("ORDERLOG_AUTH_TOKEN");
+  app.add_option("--auth-token-file", cfg.auth_token_file,
+                 "Tokens, one per line ('read:<token>' may only read), re-read on SIGHUP")
+      ->envname("ORDERLOG_AUTH_TOKEN_FILE")
+      ->excludes(token);
   app.add_option("--drain-seconds", cfg.drain_seconds,
                  "On SIGTERM/SIGINT, how long to wait for in-flight writes")
       ->envname("ORDERLOG_DRAIN_SECONDS")

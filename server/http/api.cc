@@ -65,10 +65,12 @@ Rest::Route::Handler Api::Guarded(RouteId route,
   return [this, route, handler](const Request& req, Writer rw) {
     RequestContext ctx = MakeContext(req, route);
     try {
-      if (!options_.auth_token.empty() && route != RouteId::kHealth) {
-        auto auth = req.headers().tryGetRaw("Authorization");
-        if (!auth || auth->value() != "Bearer " + options_.auth_token) {
-          ReplyError(rw, ctx, *metrics_, 401, "Not authenticated", {.www_authenticate = true});
+      if (options_.tokens != nullptr && options_.tokens->required()) {
+        const auto auth = req.headers().tryGetRaw("Authorization");
+        if (auto refused = CheckAccess(options_.tokens, route, ctx.method,
+                                       auth ? std::string_view(auth->value()) : "")) {
+          ReplyError(rw, ctx, *metrics_, refused->code, refused->detail,
+                     {.www_authenticate = refused->code == 401});
           return Result::Ok;
         }
       }

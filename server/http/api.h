@@ -20,12 +20,13 @@
 #include "server/http/http_util.h"
 #include "server/http/metrics.h"
 #include "server/http/reactor_mailbox.h"
+#include "server/http/tokens.h"
 
 namespace orderlog::http {
 
 struct ApiOptions {
   size_t max_body = 64 * 1024;
-  std::string auth_token;  // empty: no token
+  const Tokens* tokens = nullptr;  // null: no token
 };
 
 class Api {

@@ -166,16 +166,15 @@ std::optional<Refusal> RequestFramer::OnHead(const FramingLimits& limits) {
   return std::nullopt;
 }
 
-// The contract's order holds for refused requests too: 404/405, then 401, then the refusal.
+// The contract's order holds for refused requests too: 404/405, then 401/403, then the refusal.
 Refusal RequestFramer::Refuse(int code, std::string detail, const FramingLimits& limits) const {
   const RequestHead& head = request_;
   if (!head.path.empty()) {  // the request line was understood
     const Classified c = Classify(head.method, head.path);
     if (c.route == RouteId::kUnmatched) return {404, "Not Found", ""};
     if (!c.method_allowed) return {405, "Method Not Allowed", c.allow};
-    if (!limits.auth_token.empty() && c.route != RouteId::kHealth &&
-        head.authorization != "Bearer " + limits.auth_token) {
-      return {401, "Not authenticated", ""};
+    if (auto refused = CheckAccess(limits.tokens, c.route, head.method, head.authorization)) {
+      return {refused->code, refused->detail, ""};
     }
   }
   return {code, std::move(detail), ""};

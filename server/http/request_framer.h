@@ -21,13 +21,14 @@
 #include <utility>
 
 #include "server/http/request_head.h"
+#include "server/http/tokens.h"
 
 namespace orderlog::http {
 
 struct FramingLimits {
   size_t max_body = 64 * 1024;
-  HeadLimits head;         // request line and header section
-  std::string auth_token;  // empty: no token required
+  HeadLimits head;                 // request line and header section
+  const Tokens* tokens = nullptr;  // null: no token required
   // A further check of a head the strict rules accept (the guard's: pistache_fields.h).
   std::optional<HeadError> (*check_fields)(std::string_view head) = nullptr;
 };
