@@ -16,6 +16,7 @@
 #include "server/http/guard.h"
 #include "server/http/metrics.h"
 #include "server/http/spare_descriptor.h"
+#include "server/http/tls.h"
 #include "server/private_data.h"
 
 namespace {
@@ -34,6 +35,8 @@ struct Config {
   size_t max_body = 64 * 1024;
   std::string auth_token;
   std::string auth_token_file;
+  std::string tls_cert;
+  std::string tls_key;
   int drain_seconds = 10;
   int header_timeout_s = 10;
   int body_timeout_s = 30;
@@ -143,7 +146,9 @@ int Run(const Config& cfg) {
                        .bodyTimeout(limits.body_timeout)
                        .keepaliveTimeout(limits.keepalive_timeout));
     endpoint->setHandler(std::make_shared<http::GuardedRouterHandler>(router, limits, &metrics));
-    http::SpareDescriptor::Install(*endpoint, &metrics);  // the listener keeps it
+    const bool tls = !cfg.tls_cert.empty();
+    if (tls) http::UseTls(*endpoint, cfg.tls_cert, cfg.tls_key);
+    http::SpareDescriptor::Install(*endpoint, &metrics, tls);  // the listener keeps it
     endpoint->serveThreaded();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "orderlog-server: cannot listen on %s: %s\n", cfg.listen.c_str(),
@@ -258,6 +263,15 @@ int main(int argc, char** argv) {
                  "Tokens, one per line ('read:<token>' may only read), re-read on SIGHUP")
       ->envname("ORDERLOG_AUTH_TOKEN_FILE")
       ->excludes(token);
+  auto* cert = app.add_option("--tls-cert", cfg.tls_cert,
+                              "Serve HTTPS (TLS 1.2+): the certificate chain, PEM")
+                   ->envname("ORDERLOG_TLS_CERT")
+                   ->check(CLI::ExistingFile);
+  auto* key = app.add_option("--tls-key", cfg.tls_key, "The certificate's private key, PEM")
+                  ->envname("ORDERLOG_TLS_KEY")
+                  ->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
   app.add_option("--drain-seconds", cfg.drain_seconds,
                  "On SIGTERM/SIGINT, how long to wait for in-flight writes")
       ->envname("ORDERLOG_DRAIN_SECONDS")

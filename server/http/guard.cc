@@ -1,5 +1,6 @@
 #include "server/http/guard.h"
 
+#include <openssl/ssl.h>
 #include <pistache/peer.h>
 #include <sys/socket.h>
 
@@ -538,7 +539,13 @@ void GuardedRouterHandler::StopReading(Connection& c, CloseReason reason) {
 void GuardedRouterHandler::SendThenShut(const PeerPtr& peer, std::string bytes, int how) {
   std::weak_ptr<Pistache::Tcp::Peer> weak = peer;
   auto shut = [weak, how] {
-    if (auto p = weak.lock()) ::shutdown(p->fd(), how);
+    if (auto p = weak.lock()) {
+      // Over TLS the end of the data is TLS's close_notify (RFC 8446 §6.1), before the FIN:
+      // without it a client cannot tell the end of a body from a cut connection. One record,
+      // written without waiting for the client's own.
+      if (p->ssl() != nullptr) SSL_shutdown(static_cast<SSL*>(p->ssl()));
+      ::shutdown(p->fd(), how);
+    }
   };
   const size_t size = bytes.size();
   try {

@@ -35,6 +35,9 @@ struct ListenerLogger {
 struct ListenerFd {
   friend constexpr auto Get(ListenerFd);
 };
+struct ListenerSslContext {
+  friend constexpr auto Get(ListenerSslContext);
+};
 
 template struct Expose<HandlerTransport, &Pistache::Tcp::Handler::transport_>;
 template struct Expose<TransportWritesQueue, &Pistache::Tcp::Transport::writesQueue>;
@@ -43,6 +46,7 @@ template struct Expose<TransportToWriteLock, &Pistache::Tcp::Transport::toWriteL
 template struct Expose<EndpointListener, &Pistache::Http::Endpoint::listener>;
 template struct Expose<ListenerLogger, &Pistache::Tcp::Listener::logger_>;
 template struct Expose<ListenerFd, &Pistache::Tcp::Listener::listen_fd>;
+template struct Expose<ListenerSslContext, &Pistache::Tcp::Listener::ssl_ctx_>;
 
 }  // namespace
 
@@ -69,6 +73,10 @@ PISTACHE_STRING_LOGGER_T& LoggerOf(Pistache::Tcp::Listener& listener) {
 
 int& ListenFdOf(Pistache::Tcp::Listener& listener) {
   return listener.*Get(ListenerFd{});
+}
+
+::ssl_ctx_st* SslContextOf(Pistache::Tcp::Listener& listener) {
+  return static_cast<::ssl_ctx_st*>((listener.*Get(ListenerSslContext{})).get());
 }
 
 }  // namespace orderlog::http::pistache_private

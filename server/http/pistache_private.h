@@ -9,6 +9,8 @@
 
 #include <memory>
 
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
 namespace orderlog::http::pistache_private {
 
 // Tcp::Handler::transport_: the guard's inner handler needs the transport the guard was given.
@@ -24,5 +26,8 @@ bool NothingQueuedFor(Pistache::Tcp::Transport& transport, Pistache::Fd fd);
 Pistache::Tcp::Listener& ListenerOf(Pistache::Http::Endpoint& endpoint);
 PISTACHE_STRING_LOGGER_T& LoggerOf(Pistache::Tcp::Listener& listener);
 int& ListenFdOf(Pistache::Tcp::Listener& listener);
+// Listener::ssl_ctx_: the server requires TLS 1.2 and later on the context Pistache made.
+// Null before Endpoint::useSSL.
+::ssl_ctx_st* SslContextOf(Pistache::Tcp::Listener& listener);
 
 }  // namespace orderlog::http::pistache_private

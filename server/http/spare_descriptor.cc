@@ -26,16 +26,17 @@ int TakeSpare() {
 }  // namespace
 
 std::shared_ptr<SpareDescriptor> SpareDescriptor::Install(Pistache::Http::Endpoint& endpoint,
-                                                          Metrics* metrics) {
+                                                          Metrics* metrics, bool tls) {
   Pistache::Tcp::Listener& listener = pistache_private::ListenerOf(endpoint);
-  auto spare = std::make_shared<SpareDescriptor>(&pistache_private::ListenFdOf(listener), metrics);
+  auto spare =
+      std::make_shared<SpareDescriptor>(&pistache_private::ListenFdOf(listener), metrics, tls);
   pistache_private::LoggerOf(listener) = spare;
   return spare;
 }
 
-SpareDescriptor::SpareDescriptor(const int* listen_fd, Metrics* metrics)
+SpareDescriptor::SpareDescriptor(const int* listen_fd, Metrics* metrics, bool tls)
     : listen_fd_(listen_fd), metrics_(metrics), spare_(TakeSpare()) {
-  refusal_ = SerializeAnswer(RequestContext{}, 503, ErrorJson("Too many connections"));
+  if (!tls) refusal_ = SerializeAnswer(RequestContext{}, 503, ErrorJson("Too many connections"));
 }
 
 SpareDescriptor::~SpareDescriptor() {
@@ -68,7 +69,9 @@ void SpareDescriptor::RefuseOne() {
   ::close(spare_);
   const int fd = ::accept4(*listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (fd >= 0) {
-    (void)::send(fd, refusal_.data(), refusal_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (!refusal_.empty()) {
+      (void)::send(fd, refusal_.data(), refusal_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     ::close(fd);
     used_.fetch_add(1, std::memory_order_relaxed);
     if (metrics_ != nullptr) {

@@ -27,9 +27,10 @@ class SpareDescriptor : public Pistache::Log::StringLogger {
  public:
   // Takes the spare and installs it as the endpoint's listener logger (Pistache 0.0.5 passes no
   // logger to its listener itself). Before Endpoint::serve.
+  // tls: the port speaks TLS, so the 503 (plain text) is not sent; the connection is closed.
   static std::shared_ptr<SpareDescriptor> Install(Pistache::Http::Endpoint& endpoint,
-                                                  Metrics* metrics);
-  SpareDescriptor(const int* listen_fd, Metrics* metrics);
+                                                  Metrics* metrics, bool tls = false);
+  SpareDescriptor(const int* listen_fd, Metrics* metrics, bool tls);
   ~SpareDescriptor() override;
 
   void log(Pistache::Log::Level level, const std::string& message) override;
@@ -44,7 +45,7 @@ class SpareDescriptor : public Pistache::Log::StringLogger {
   const int* const listen_fd_;  // the listener's own, read when needed: it binds after Install
   Metrics* const metrics_;
   int spare_ = -1;       // accept thread only (after Install)
-  std::string refusal_;  // the whole 503 answer
+  std::string refusal_;  // the whole 503 answer; empty on a TLS port
   std::atomic<uint64_t> used_{0};
 };
 
