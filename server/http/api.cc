@@ -125,6 +125,7 @@ Api::ParkedPtr Api::Park(Writer& rw, const RequestContext& ctx) {
   inflight_.fetch_add(1);
   if (draining_) {
     inflight_.fetch_sub(1);
+    metrics_->CountRefusedWrite(Metrics::WriteRefusal::kShuttingDown);
     ReplyError(rw, ctx, *metrics_, 503, "The server is shutting down");
     return nullptr;
   }
@@ -134,6 +135,23 @@ Api::ParkedPtr Api::Park(Writer& rw, const RequestContext& ctx) {
   parked->home = ReactorMailbox::Current();  // handlers run on a reactor thread: never null
   parked->turn = AnswerTurn::Defer();
   return parked;
+}
+
+PreparedReply Api::WriteFailed(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kReadOnly:
+      metrics_->CountRefusedWrite(Metrics::WriteRefusal::kReadOnly);
+      break;
+    case StatusCode::kNoSpace:
+      metrics_->CountRefusedWrite(Metrics::WriteRefusal::kNoSpace);
+      break;
+    case StatusCode::kClosed:
+      metrics_->CountRefusedWrite(Metrics::WriteRefusal::kShuttingDown);
+      break;
+    default:
+      break;
+  }
+  return ErrorReply(status);
 }
 
 void Api::Answer(const ParkedPtr& parked, PreparedReply reply) {

@@ -83,6 +83,8 @@ class Api {
   ParkedPtr Park(Writer& rw, const RequestContext& ctx);
   // Any thread (the log's writer thread): sends `reply` from the parked request's reactor.
   void Answer(const ParkedPtr& parked, PreparedReply reply);
+  // Any thread: the answer to a write the service failed, counted when the store refused it.
+  PreparedReply WriteFailed(const Status& status);
 
   domain::OrderService* svc_;
   Metrics* metrics_;

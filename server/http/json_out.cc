@@ -41,12 +41,17 @@ std::string MessageJson(std::string_view order_id, std::string_view message) {
   return Take(b);
 }
 
-std::string HealthJson(uint64_t position, uint64_t orders) {
+std::string HealthJson(uint64_t position, uint64_t orders, const char* status,
+                       const std::string& detail) {
   rapidjson::StringBuffer b;
   Writer w(b);
   w.StartObject();
   Str(w, "status");
-  Str(w, "ok");
+  Str(w, status);
+  if (!detail.empty()) {
+    Str(w, "detail");
+    Str(w, detail);
+  }
   Str(w, "position");
   w.Uint64(position);
   Str(w, "orders");

@@ -9,6 +9,8 @@ namespace orderlog::http {
 
 std::string ErrorJson(std::string_view detail);  // {"detail": ...}
 std::string MessageJson(std::string_view order_id, std::string_view message);
-std::string HealthJson(uint64_t position, uint64_t orders);
+// /health: status "ok", or "read-only" with the detail of why writes are refused.
+std::string HealthJson(uint64_t position, uint64_t orders, const char* status = "ok",
+                       const std::string& detail = "");
 
 }  // namespace orderlog::http

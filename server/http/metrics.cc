@@ -130,6 +130,18 @@ std::string Metrics::Render(const Gauges& g) const {
            CloseReasonLabel(static_cast<CloseReason>(r)) + "\"} " +
            std::to_string(closed_[static_cast<size_t>(r)].load(std::memory_order_relaxed)) + "\n";
   }
+  gauge("orderlog_writable", "1 while the log accepts writes, 0 while it refuses them.",
+        g.writable ? 1.0 : 0.0);
+  out +=
+      "# HELP orderlog_writes_refused_total Writes answered 503 because the store refused them, "
+      "by reason.\n"
+      "# TYPE orderlog_writes_refused_total counter\n";
+  static constexpr const char* kRefusalLabels[kWriteRefusalCount] = {"read_only", "no_space",
+                                                                     "shutting_down"};
+  for (size_t r = 0; r < kWriteRefusalCount; ++r) {
+    out += std::string("orderlog_writes_refused_total{reason=\"") + kRefusalLabels[r] + "\"} " +
+           std::to_string(refused_writes_[r].load(std::memory_order_relaxed)) + "\n";
+  }
   gauge("orderlog_log_position", "Last committed log position.",
         static_cast<double>(g.log.committed.value));
   gauge("orderlog_orders", "Orders ever created.", static_cast<double>(g.orders));

@@ -57,11 +57,19 @@ class Metrics {
   void StreamClosed() { open_streams_.fetch_sub(1, std::memory_order_relaxed); }
   void ConnectionRefused() { refused_connections_.fetch_add(1, std::memory_order_relaxed); }
 
+  // A write the store refused (503), by why.
+  enum class WriteRefusal : uint8_t { kReadOnly, kNoSpace, kShuttingDown };
+  static constexpr size_t kWriteRefusalCount = 3;
+  void CountRefusedWrite(WriteRefusal reason) {
+    refused_writes_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  }
+
   struct Gauges {
     LogStats log;
     uint64_t orders = 0;
     uint64_t snapshot_position = 0;
     int frozen_views = 0;
+    bool writable = true;
   };
   std::string Render(const Gauges& g) const;
 
@@ -74,6 +82,7 @@ class Metrics {
   std::atomic<size_t> open_connections_{0};
   std::atomic<uint64_t> refused_connections_{0};
   std::atomic<int64_t> open_streams_{0};
+  std::array<std::atomic<uint64_t>, kWriteRefusalCount> refused_writes_{};
   std::array<std::atomic<uint64_t>, kCloseReasonCount> closed_{};
 };
 

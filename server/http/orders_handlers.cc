@@ -117,7 +117,7 @@ void Api::CreateOrder(const Request& req, Writer& rw, RequestContext& ctx) {
   const auto t0 = Clock::now();
   // Runs on the log's writer thread.
   svc_->Create(std::move(cmd), [this, parked, t0](const orderlog::Result<domain::CreateResult>& r) {
-    if (!r.ok()) return Answer(parked, ErrorReply(r.status()));
+    if (!r.ok()) return Answer(parked, WriteFailed(r.status()));
     if (!r->repeated) metrics_->ObserveAppend(Since(t0));
     const std::string id = r->id.ToString();
     Answer(parked, {201,
@@ -157,7 +157,7 @@ void Api::ChangeStatus(const Request& req, Writer& rw, RequestContext& ctx) {
   // Runs on the log's writer thread.
   svc_->ChangeStatus(std::move(cmd), [this, parked, t0, id,
                                       message](const orderlog::Result<domain::ChangeResult>& r) {
-    if (!r.ok()) return Answer(parked, ErrorReply(r.status()));
+    if (!r.ok()) return Answer(parked, WriteFailed(r.status()));
     if (!r->noop) metrics_->ObserveAppend(Since(t0));
     Answer(parked, {200, MessageJson(id, message), {.etag = std::to_string(r->version)}});
   });

@@ -61,7 +61,18 @@ TEST(DiskFullTest, WritesGet503ReadsWorkAndNothingAcknowledgedIsLost) {
         c.Request("PUT", "/orders/" + acked[0] + "/status/", "{\"new_status\":\"shipped\"}").status,
         503);
     EXPECT_EQ(c.Request("GET", "/orders/" + acked.back() + "/").status, 200);
-    EXPECT_EQ(Json(c.Request("GET", "/health").body)["orders"].GetUint64(), acked.size());
+    // /health says it: a load balancer must stop sending writes here.
+    const HttpResponse health = c.Request("GET", "/health");
+    EXPECT_EQ(health.status, 503);
+    const auto h = Json(health.body);
+    EXPECT_STREQ(h["status"].GetString(), "read-only");
+    EXPECT_NE(std::string(h["detail"].GetString()).find("disk is full"), std::string::npos);
+    EXPECT_EQ(h["orders"].GetUint64(), acked.size());
+    const std::string metrics = c.Request("GET", "/metrics").body;
+    EXPECT_NE(metrics.find("\norderlog_writable 0\n"), std::string::npos) << metrics;
+    EXPECT_EQ(metrics.find("orderlog_writes_refused_total{reason=\"no_space\"} 0\n"),
+              std::string::npos)
+        << "the refused writes are counted";
     server.Kill();  // as if the operator gave up on it
   }
   ASSERT_TRUE(fs.Resize("64m"));
@@ -72,6 +83,8 @@ TEST(DiskFullTest, WritesGet503ReadsWorkAndNothingAcknowledgedIsLost) {
     ASSERT_EQ(c.Request("GET", "/orders/" + id + "/").status, 200) << "lost " << id;
   }
   EXPECT_EQ(c.Request("POST", "/orders/", OrderBody()).status, 201);
+  EXPECT_EQ(c.Request("GET", "/health").status, 200);
+  EXPECT_NE(c.Request("GET", "/metrics").body.find("\norderlog_writable 1\n"), std::string::npos);
 }
 
 }  // namespace
