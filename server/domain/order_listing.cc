@@ -49,17 +49,7 @@ bool OrderListing::Matches(uint32_t row) const {
 }
 
 OrderState OrderListing::StateOf(uint32_t row) const {
-  const OrderRow& r = view_->rows_[row];
-  OrderState s;
-  s.id.bytes = r.id;
-  s.customer_id = std::string(view_->strings_[r.customer]);
-  s.product = std::string(view_->strings_[r.product]);
-  s.quantity = r.quantity;
-  s.status = static_cast<OrderStatus>(r.status);
-  s.version = r.version;
-  s.created_at_ms = r.created_at_ms;
-  s.updated_at_ms = r.updated_at_ms;
-  return s;
+  return RowState(view_->rows_[row], view_->strings_);
 }
 
 bool OrderListing::NextRow(uint32_t* row) {

@@ -127,16 +127,7 @@ std::string_view ReadModel::StringAt(uint32_t id) const {
 }
 
 OrderState ReadModel::ToState(const OrderRow& row) const {
-  OrderState s;
-  s.id.bytes = row.id;
-  s.customer_id = std::string(StringAt(row.customer));
-  s.product = std::string(StringAt(row.product));
-  s.quantity = row.quantity;
-  s.status = static_cast<OrderStatus>(row.status);
-  s.version = row.version;
-  s.created_at_ms = row.created_at_ms;
-  s.updated_at_ms = row.updated_at_ms;
-  return s;
+  return RowState(row, pool_->strings);
 }
 
 std::optional<uint32_t> ReadModel::FindRow(const std::array<uint8_t, 16>& id) const {

@@ -40,6 +40,22 @@ struct OrderRow {
 };
 static_assert(sizeof(OrderRow) == 56);
 
+// An order's state from its row, its strings taken from `strings` (the model's pool, or a frozen
+// copy of it: anything whose [id] is the string).
+template <typename Strings>
+OrderState RowState(const OrderRow& row, const Strings& strings) {
+  OrderState s;
+  s.id.bytes = row.id;
+  s.customer_id = std::string(strings[row.customer]);
+  s.product = std::string(strings[row.product]);
+  s.quantity = row.quantity;
+  s.status = static_cast<OrderStatus>(row.status);
+  s.version = row.version;
+  s.created_at_ms = row.created_at_ms;
+  s.updated_at_ms = row.updated_at_ms;
+  return s;
+}
+
 struct ListFilter {
   std::optional<OrderStatus> status;
   std::optional<std::string> customer_id;

@@ -3,6 +3,14 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -12,6 +20,40 @@
 #include "tests/support/test_util.h"
 
 namespace orderlog::testing {
+
+// A raw socket connected to the server on loopback, or -1. receive_timeout: how long a read
+// waits (zero: for ever); send_timeout likewise; rcvbuf: the receive buffer (0: the default).
+inline int ConnectLoopback(uint16_t port,
+                           std::chrono::seconds receive_timeout = std::chrono::seconds(0),
+                           int rcvbuf = 0,
+                           std::chrono::seconds send_timeout = std::chrono::seconds(0)) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  const timeval receive{static_cast<time_t>(receive_timeout.count()), 0};
+  const timeval send{static_cast<time_t>(send_timeout.count()), 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receive, sizeof receive);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send, sizeof send);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A process's resident memory in KiB (-1 if unknown).
+inline long ResidentKib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
 
 inline rapidjson::Document Json(const std::string& body) {
   rapidjson::Document d;

@@ -222,24 +222,6 @@ TEST_F(E2eTest, AnIdleConnectionIsClosedAfterTheIdleTimeoutAndNoLongerCounted) {
   EXPECT_NE(body.find("orderlog_http_open_connections 1\n"), std::string::npos) << body;
 }
 
-// A connected socket to the server, or -1.
-int Connect(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  const timeval two_seconds{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &two_seconds, sizeof two_seconds);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof two_seconds);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Slowloris: the server runs with an open-file limit of 256 (soft and hard, as under prlimit),
 // and twice that many connections are opened that send nothing or half a request. Meanwhile a
 // new client's GET /health is answered within 100 ms (the connection quiet the longest makes
@@ -254,7 +236,8 @@ TEST_F(E2eTest, SlowlorisConnectionsDoNotKeepANewClientOut) {
   ASSERT_TRUE(server_->started()) << server_->output();
   std::vector<int> attackers;
   for (int i = 0; i < 512; ++i) {
-    const int fd = Connect(server_->port());
+    const int fd =
+        ConnectLoopback(server_->port(), std::chrono::seconds(2), 0, std::chrono::seconds(2));
     if (fd < 0) continue;
     if (i % 2 == 1) {
       static constexpr char kHalf[] = "GET /health HTTP/1.1\r\nHost: x\r\n";

@@ -205,16 +205,6 @@ constexpr long kAllowedGrowthKib = 192 * 1024;
 constexpr long kAllowedGrowthKib = 48 * 1024;
 #endif
 
-// The server's resident memory, in KiB.
-long ResidentKib(int pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 // A client that pipelines without ever reading its answers costs the server a bounded amount of
 // memory: it is not handed more requests while its answers are unread, the server stops reading
 // from it (its sends block), and if it still gets past the guard's bound it is dropped. Others are

@@ -51,18 +51,8 @@ std::string PutBytes(const std::string& id, const char* status) {
 
 // A connection that asks for `path` with a tiny receive window and then reads nothing.
 int AskAndDoNotRead(uint16_t port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ConnectLoopback(port, std::chrono::seconds(0), 4096);
   if (fd < 0) return -1;
-  const int rcvbuf = 4096;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
   const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     ::close(fd);
@@ -101,16 +91,6 @@ std::string ReadChunkedAnswer(int fd) {
     in.erase(0, size + 2);
     if (size == 0) return body;
   }
-}
-
-// The server's resident memory, in KiB.
-long ResidentKib(int pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
 }
 
 class StreamingTest : public E2eTest {

@@ -72,22 +72,8 @@ std::string PutBytes(const std::string& id, const char* status) {
          "\r\n\r\n" + body;
 }
 
-int Connect(uint16_t port, int rcvbuf = 0) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  timeval deadline{10, 0};  // a reader that waits this long for an answer counts it unanswered
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof(deadline));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+// A reader that waits this long for an answer counts it unanswered.
+constexpr auto kUnanswered = std::chrono::seconds(10);
 
 void CloseAbruptly(int fd) {  // a reset, not a FIN: the server's next write fails
   linger l{1, 0};
@@ -175,7 +161,7 @@ void Flood(uint16_t port, Ledger* ledger, Clock::time_point until, int seed) {
   while (Clock::now() < until) {
     std::vector<Conn> conns(kConnections);
     for (Conn& c : conns) {
-      c.fd = Connect(port);
+      c.fd = ConnectLoopback(port, kUnanswered);
       if (c.fd >= 0) ::send(c.fd, post.data(), post.size(), MSG_NOSIGNAL);
     }
     const auto round_end = Clock::now() + std::chrono::milliseconds(
@@ -226,7 +212,7 @@ void Burster(uint16_t port, Ledger* ledger, Clock::time_point until, int seed) {
     std::vector<int> fds;
     const int n = std::uniform_int_distribution<int>(4, 24)(rng);
     for (int i = 0; i < n; ++i) {
-      const int fd = Connect(port);
+      const int fd = ConnectLoopback(port, kUnanswered);
       if (fd < 0) continue;
       const std::string id = ledger->AnyCreated(rng);
       std::string bytes = id.empty() || i % 3 != 0
@@ -260,7 +246,7 @@ void SlowReader(uint16_t port, Ledger* ledger, Clock::time_point until, int seed
   std::mt19937 rng(seed);
   char buf[512];
   while (Clock::now() < until) {
-    int fd = Connect(port, 4096);
+    int fd = ConnectLoopback(port, kUnanswered, 4096);
     if (fd < 0) continue;
     const std::string get = "GET /orders/?limit=5000 HTTP/1.1\r\nHost: x\r\n\r\n";
     ::send(fd, get.data(), get.size(), MSG_NOSIGNAL);
@@ -280,7 +266,7 @@ void SlowReader(uint16_t port, Ledger* ledger, Clock::time_point until, int seed
     CloseAbruptly(fd);
     ledger->slow_reads++;
 
-    fd = Connect(port, 4096);
+    fd = ConnectLoopback(port, kUnanswered, 4096);
     if (fd < 0) continue;
     const std::string post = PostBytes();
     ::send(fd, post.data(), post.size(), MSG_NOSIGNAL);

@@ -16,28 +16,13 @@
 namespace orderlog::testing {
 namespace {
 
-int ConnectTcp(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval deadline{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof deadline);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // A TLS client that speaks raw HTTP/1.1 bytes: what it sends is exactly what the test says.
 class TlsClient {
  public:
   explicit TlsClient(uint16_t port, int max_version = 0) {
     ctx_ = SSL_CTX_new(TLS_client_method());
     if (max_version != 0) SSL_CTX_set_max_proto_version(ctx_, max_version);
-    fd_ = ConnectTcp(port);
+    fd_ = ConnectLoopback(port, std::chrono::seconds(10));
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     connected_ = fd_ >= 0 && SSL_connect(ssl_) == 1;
@@ -197,7 +182,7 @@ TEST_F(TlsTest, AStreamedListArrivesWhole) {
 }
 
 TEST_F(TlsTest, PlainHttpAndOldTlsAreRefusedWithoutHarm) {
-  const int fd = ConnectTcp(server_->port());
+  const int fd = ConnectLoopback(server_->port(), std::chrono::seconds(10));
   ASSERT_GE(fd, 0);
   const std::string plain = Request("GET", "/health");
   ASSERT_EQ(::send(fd, plain.data(), plain.size(), MSG_NOSIGNAL),
