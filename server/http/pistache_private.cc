@@ -14,39 +14,23 @@ struct Expose {
   friend constexpr auto Get(Tag) { return Member; }
 };
 
-struct HandlerTransport {
-  friend constexpr auto Get(HandlerTransport);
-};
-struct TransportWritesQueue {
-  friend constexpr auto Get(TransportWritesQueue);
-};
-struct TransportToWrite {
-  friend constexpr auto Get(TransportToWrite);
-};
-struct TransportToWriteLock {
-  friend constexpr auto Get(TransportToWriteLock);
-};
-struct EndpointListener {
-  friend constexpr auto Get(EndpointListener);
-};
-struct ListenerLogger {
-  friend constexpr auto Get(ListenerLogger);
-};
-struct ListenerFd {
-  friend constexpr auto Get(ListenerFd);
-};
-struct ListenerSslContext {
-  friend constexpr auto Get(ListenerSslContext);
-};
+// A tag naming one member, and the instantiation that defines its Get.
+#define ORDERLOG_EXPOSE(Tag, member) \
+  struct Tag {                       \
+    friend constexpr auto Get(Tag);  \
+  };                                 \
+  template struct Expose<Tag, member>
 
-template struct Expose<HandlerTransport, &Pistache::Tcp::Handler::transport_>;
-template struct Expose<TransportWritesQueue, &Pistache::Tcp::Transport::writesQueue>;
-template struct Expose<TransportToWrite, &Pistache::Tcp::Transport::toWrite>;
-template struct Expose<TransportToWriteLock, &Pistache::Tcp::Transport::toWriteLock>;
-template struct Expose<EndpointListener, &Pistache::Http::Endpoint::listener>;
-template struct Expose<ListenerLogger, &Pistache::Tcp::Listener::logger_>;
-template struct Expose<ListenerFd, &Pistache::Tcp::Listener::listen_fd>;
-template struct Expose<ListenerSslContext, &Pistache::Tcp::Listener::ssl_ctx_>;
+ORDERLOG_EXPOSE(HandlerTransport, &Pistache::Tcp::Handler::transport_);
+ORDERLOG_EXPOSE(TransportWritesQueue, &Pistache::Tcp::Transport::writesQueue);
+ORDERLOG_EXPOSE(TransportToWrite, &Pistache::Tcp::Transport::toWrite);
+ORDERLOG_EXPOSE(TransportToWriteLock, &Pistache::Tcp::Transport::toWriteLock);
+ORDERLOG_EXPOSE(EndpointListener, &Pistache::Http::Endpoint::listener);
+ORDERLOG_EXPOSE(ListenerLogger, &Pistache::Tcp::Listener::logger_);
+ORDERLOG_EXPOSE(ListenerFd, &Pistache::Tcp::Listener::listen_fd);
+ORDERLOG_EXPOSE(ListenerSslContext, &Pistache::Tcp::Listener::ssl_ctx_);
+
+#undef ORDERLOG_EXPOSE
 
 }  // namespace
 
