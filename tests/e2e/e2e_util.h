@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 
+#include "engine/env.h"
+#include "engine/segment.h"
 #include "tests/e2e/http_client.h"
 #include "tests/e2e/server_process.h"
 #include "tests/support/test_util.h"
@@ -53,6 +55,28 @@ inline long ResidentKib(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   }
   return -1;
+}
+
+// The path of the segment that starts at `base` in a data directory.
+inline std::string SegPath(const std::string& dir, uint64_t base) {
+  return dir + "/" + SegmentFileName(Position(base));
+}
+
+// Where the record at `position` starts in its segment file (for a test that damages it).
+inline uint64_t RecordOffset(const std::string& dir, uint64_t position) {
+  auto bases = ListSegmentFiles(Env::Default(), dir);
+  uint64_t base = 1;
+  for (Position b : *bases) {
+    if (b.value <= position) base = b.value;
+  }
+  auto file = Env::Default()->Open(SegPath(dir, base), OpenMode::kReadOnly);
+  SegmentReader reader(file->get(), format::kSegmentHeaderSize, *(*file)->Size());
+  RecordView rec;
+  while (reader.Read(&rec) == SegmentReader::Next::kRecord) {
+    if (rec.position.value == position) return reader.offset();
+  }
+  ADD_FAILURE() << "no record " << position;
+  return 0;
 }
 
 inline rapidjson::Document Json(const std::string& body) {

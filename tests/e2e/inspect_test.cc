@@ -48,10 +48,6 @@ size_t CountLines(const std::string& s) {
   return std::count(s.begin(), s.end(), '\n');
 }
 
-std::string SegPath(const std::string& dir, uint64_t base) {
-  return dir + "/" + SegmentFileName(Position(base));
-}
-
 // A log of a few segments written through the order service: creates, status changes, one
 // snapshot. Returns the order ids in creation order.
 std::vector<std::string> WriteOrders(const std::string& dir, int orders, bool snapshot = true) {
@@ -83,21 +79,6 @@ std::vector<std::string> WriteOrders(const std::string& dir, int orders, bool sn
 }
 
 // The offset of record `position` in its segment file, read with the engine's own reader.
-uint64_t RecordOffset(const std::string& dir, uint64_t position) {
-  auto bases = ListSegmentFiles(Env::Default(), dir);
-  uint64_t base = 1;
-  for (Position b : *bases) {
-    if (b.value <= position) base = b.value;
-  }
-  auto file = Env::Default()->Open(SegPath(dir, base), OpenMode::kReadOnly);
-  SegmentReader reader(file->get(), format::kSegmentHeaderSize, *(*file)->Size());
-  RecordView rec;
-  while (reader.Read(&rec) == SegmentReader::Next::kRecord) {
-    if (rec.position.value == position) return reader.offset();
-  }
-  ADD_FAILURE() << "no record " << position;
-  return 0;
-}
 
 class InspectTest : public ::testing::Test {
  protected:

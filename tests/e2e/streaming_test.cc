@@ -256,6 +256,28 @@ TEST_F(StreamingTest, RequestsPipelinedBehindAStreamedListAreAnsweredAfterIt) {
   EXPECT_EQ(Json(last.body).Size(), 1u);
 }
 
+// A feed page that fails after its head went out (a damaged record in the log) is cut, not
+// ended: the connection is reset without the terminating chunk, so no client takes what it got
+// for the whole page. The same damage met before the head is an ordinary error answer naming the
+// file and offset, and everything before it is still served.
+TEST_F(StreamingTest, AFeedPageThatFailsPartWayIsCutNotEnded) {
+  ASSERT_EQ(Seed(2000), 2000u);
+  const std::string data = dir_.path() + "/data";
+  const uint64_t offset = RecordOffset(data, 1500);
+  FlipByte(SegPath(data, 1), offset + format::kRecordHeaderSize + 3, 0x10);
+
+  HttpClient c(server_->port());
+  const HttpResponse cut = c.Request("GET", "/events/?after=0&limit=2000");
+  EXPECT_EQ(cut.status, 0) << "a page with a damaged record read as whole: " << cut.body.size()
+                           << " bytes";
+  const HttpResponse before = c.Request("GET", "/events/?after=0&limit=1499");
+  EXPECT_EQ(before.status, 200);
+  EXPECT_EQ(Json(before.body).Size(), 1499u);
+  const HttpResponse at = c.Request("GET", "/events/?after=1499&limit=10");
+  EXPECT_EQ(at.status, 500);
+  EXPECT_NE(at.body.find(std::to_string(offset)), std::string::npos) << at.body;
+}
+
 // Three clients that ask for a long list and read it slowly, or not at all, hold it; everyone
 // else is served as before, and the held answers are whole when finally read.
 TEST_F(StreamingTest, SlowReadersOfALongListDoNotSlowOtherClients) {
