@@ -380,11 +380,7 @@ void GuardedRouterHandler::StreamTurn(size_t id) {
   }
   c.streaming->waiting = false;
   try {
-    if (!c.outbox.empty()) {
-      Flush(c, peer);
-    } else {
-      Stream(c, peer);
-    }
+    Stream(c, peer);  // the outbox is empty: its last piece was handed to Pistache whole
   } catch (const std::exception&) {
     // Inside Pistache's write loop: nothing may escape into it.
   }
